@@ -1,0 +1,18 @@
+# actsparse: activation sparsity in byte-level transformers, from one command.
+#   snakemake --cores 2                                  # the default run (config/config.yaml)
+#   snakemake --cores 2 --configfile config/smoke.yaml   # seconds-scale, every rule
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/dense.smk"
+include: "workflow/rules/plots.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        ALL_OUTPUTS,

@@ -1,0 +1,99 @@
+"""Config validation against the JSON schema, and the hash that ties each table row to it.
+
+The workflow validates before any job runs; errors name the offending key as a dotted
+path (`train_dense.lr`), which the stock validators do not do.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """The config does not satisfy the schema or a cross-field rule."""
+
+
+def _with_defaults(validator_class: type) -> type:
+    """A validator that fills `default` values of absent properties before checking them."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):  # noqa: ANN001
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if "default" in sub and name not in instance:
+                    instance[name] = copy.deepcopy(sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+_Validator = _with_defaults(jsonschema.Draft202012Validator)
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    key = ".".join(str(p) for p in error.absolute_path) or "<top level>"
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        return (
+            f"config key '{key}': unknown key(s) {', '.join(map(repr, extra))}; "
+            f"allowed: {', '.join(allowed)}"
+        )
+    return f"config key '{key}': {error.message}"
+
+
+def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
+def validate_config(config: Mapping[str, Any], schema: dict | None = None) -> dict[str, Any]:
+    """Return a validated copy of config with defaults filled; raise ConfigError otherwise."""
+    cfg = copy.deepcopy(dict(config))
+    schema = schema if schema is not None else load_schema()
+    errors = sorted(_Validator(schema).iter_errors(cfg), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(_describe(e) for e in errors))
+    _check_cross_fields(cfg)
+    return cfg
+
+
+def _check_cross_fields(cfg: dict[str, Any]) -> None:
+    """Rules a JSON schema cannot state."""
+    problems = []
+    model = cfg.get("model", {})
+    if model and model["n_embd"] % model["n_head"]:
+        problems.append(
+            f"config key 'model.n_head': n_embd {model['n_embd']} is not "
+            f"divisible by n_head {model['n_head']}"
+        )
+    split = cfg.get("data", {}).get("split")
+    if split and abs(sum(split) - 1.0) > 1e-6:
+        problems.append(f"config key 'data.split': fractions {split} must sum to 1")
+    data = cfg.get("data", {})
+    if data.get("source") == "file" and not (data.get("file") or {}).get("path"):
+        problems.append("config key 'data.file.path': required when data.source is 'file'")
+    td = cfg.get("train_dense", {})
+    if td and td["warmup_steps"] >= td["steps"]:
+        problems.append(
+            f"config key 'train_dense.warmup_steps': {td['warmup_steps']} must be "
+            f"below train_dense.steps ({td['steps']})"
+        )
+    if problems:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
+
+
+def config_hash(params: Mapping[str, Any]) -> str:
+    """A short, stable digest of the config a stage ran with (key order does not matter)."""
+    blob = json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]

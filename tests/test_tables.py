@@ -1,0 +1,25 @@
+import pytest
+
+from actsparse.config import config_hash
+from actsparse.tables import TableError, read_table, table_params, write_table
+
+CFG = {"run_name": "t", "seed": 3, "model": {"n_embd": 8}}
+
+
+def test_every_row_carries_its_provenance(tmp_path):
+    p = tmp_path / "x.parquet"
+    write_table("train_dense", [{"variant": "dense", "row_type": "eval", "ce": 1.0}], p, CFG)
+    df = read_table(p)
+    row = df.iloc[0]
+    assert (row.run_name, row.seed, row.config_hash) == ("t", 3, config_hash(CFG))
+    assert table_params(p) == CFG
+
+
+def test_unknown_column_is_rejected(tmp_path):
+    with pytest.raises(TableError, match="no column"):
+        write_table("train_dense", [{"variant": "d", "cee": 1.0}], tmp_path / "x.parquet", CFG)
+
+
+def test_unknown_table_is_rejected(tmp_path):
+    with pytest.raises(TableError, match="no schema"):
+        write_table("nope", [], tmp_path / "x.parquet", CFG)

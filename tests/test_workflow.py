@@ -1,0 +1,128 @@
+"""The workflow end to end: smoke run in a temporary copy, lint, and config errors."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+IGNORE = shutil.ignore_patterns(
+    ".venv", ".git", "results", "logs", "benchmarks", ".snakemake", "__pycache__", ".*_cache"
+)
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run(
+        [str(BIN / "snakemake"), *args], cwd=workdir, capture_output=True, text=True, env=env
+    )
+
+
+def planned_jobs(proc: subprocess.CompletedProcess) -> set[str]:
+    """Rule names in the 'Job stats' table of a dry run (empty when nothing is to be done)."""
+    lines = (proc.stdout + proc.stderr).splitlines()
+    if "Job stats:" not in lines:
+        return set()
+    rows = lines[lines.index("Job stats:") + 3 :]
+    jobs = [
+        r.split()[0] for r in rows[: next(i for i, r in enumerate(rows) if r.startswith("total"))]
+    ]
+    return set(jobs) - {"all"}
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("wf") / "actsparse"
+    shutil.copytree(REPO, work, ignore=IGNORE)
+    proc = snakemake(work, "--cores", "2", "--configfile", "config/smoke.yaml")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return work
+
+
+@pytest.mark.slow
+def test_smoke_run_writes_the_train_dense_table_with_provenance(smoke_run):
+    df = pd.read_parquet(smoke_run / "results/smoke/tables/train_dense.parquet")
+    for col in ("variant", "run_name", "config_hash", "seed"):
+        assert df[col].notna().all(), col
+    assert set(df.row_type) == {"curve", "eval", "reference"}
+    assert set(df[df.row_type == "reference"].variant) == {"gzip-9", "bzip2-9", "xz-9e"}
+    assert set(df[df.row_type == "eval"].split) == {"val", "test"}
+    assert (df.run_name == "smoke").all()
+
+
+@pytest.mark.slow
+def test_smoke_run_writes_the_corpus_table_and_splits(smoke_run):
+    res = smoke_run / "results/smoke"
+    corpus = pd.read_parquet(res / "tables/corpus.parquet").set_index("split")
+    assert (
+        corpus.sha256 == "34c1c63050c87cc8477b9ae36b1cb0edf372612c92938b742e579a7109c20fa4"
+    ).all()
+    for split in ("train", "val", "test"):
+        assert (res / f"data/{split}.bin").stat().st_size == corpus.loc[split, "split_bytes"]
+    assert corpus.split_bytes.sum() == 6_089_746
+
+
+@pytest.mark.slow
+def test_smoke_run_draws_the_figures(smoke_run):
+    for ext in ("png", "pdf"):
+        assert (smoke_run / f"results/smoke/figures/train_dense_curve.{ext}").stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_every_rule_logged_and_benchmarked(smoke_run):
+    for rule in ("corpus", "train_dense", "plot_train_dense"):
+        assert (smoke_run / f"logs/smoke/{rule}.log").exists()
+        assert (smoke_run / f"benchmarks/smoke/{rule}.tsv").exists()
+
+
+@pytest.mark.slow
+def test_finished_run_has_nothing_to_do(smoke_run):
+    proc = snakemake(smoke_run, "-n", "--configfile", "config/smoke.yaml")
+    assert proc.returncode == 0
+    assert planned_jobs(proc) == set()
+
+
+@pytest.mark.slow
+def test_plot_option_reruns_only_the_plot(smoke_run, tmp_path):
+    cfg = (smoke_run / "config/smoke.yaml").read_text().replace("dpi: 80", "dpi: 90")
+    (tmp_path / "edited.yaml").write_text(cfg)
+    proc = snakemake(smoke_run, "-n", "--configfile", str(tmp_path / "edited.yaml"))
+    assert planned_jobs(proc) == {"plot_train_dense"}
+
+
+def test_bad_config_stops_the_workflow_before_any_job(tmp_path):
+    work = tmp_path / "actsparse"
+    shutil.copytree(REPO, work, ignore=IGNORE)
+    (tmp_path / "bad.yaml").write_text("run_name: bad\ntrain_dense:\n  lr: -0.5\n")
+    proc = snakemake(work, "--cores", "1", "--configfile", str(tmp_path / "bad.yaml"))
+    assert proc.returncode != 0
+    assert "config key 'train_dense.lr'" in proc.stderr
+    assert not (work / "results/bad").exists()
+
+
+def test_workflow_lint_is_clean():
+    proc = snakemake(REPO, "--lint", "--configfile", "config/smoke.yaml")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Congratulations" in proc.stdout + proc.stderr
+
+
+def test_snakemake_files_are_snakefmt_formatted():
+    proc = subprocess.run(
+        [str(BIN / "snakefmt"), "--check", "Snakefile", "workflow/"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_python_is_ruff_clean_and_formatted():
+    paths = ["src", "workflow/scripts", "tests"]
+    for cmd in (["check", *paths], ["format", "--check", *paths]):
+        proc = subprocess.run([str(BIN / "ruff"), *cmd], cwd=REPO, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -1,0 +1,23 @@
+rule train_dense:
+    input:
+        train=rules.corpus.output.train,
+        val=rules.corpus.output.val,
+        test=rules.corpus.output.test,
+    output:
+        model=f"{RES}/models/dense.pt",
+        table=f"{RES}/tables/train_dense.parquet",
+    log:
+        f"{LOGS}/train_dense.log",
+    benchmark:
+        f"{BENCH}/train_dense.tsv"
+    conda:
+        "../envs/actsparse.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    params:
+        cfg=section("run_name", "seed", "device", "data", "model", "train_dense"),
+        checkpoint=f"{RES}/checkpoints/train_dense.pt",
+    script:
+        "../scripts/train_dense.py"
