@@ -9,6 +9,10 @@ configfile: "config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/dense.smk"
+include: "workflow/rules/retrofit.smk"
+include: "workflow/rules/relufy.smk"
+include: "workflow/rules/prune.smk"
+include: "workflow/rules/analysis.smk"
 include: "workflow/rules/plots.smk"
 
 

@@ -23,16 +23,19 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def planned_jobs(proc: subprocess.CompletedProcess) -> set[str]:
-    """Rule names in the 'Job stats' table of a dry run (empty when nothing is to be done)."""
+def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
+    """Rule -> job count from the 'Job stats' table of a dry run (empty: nothing to do)."""
     lines = (proc.stdout + proc.stderr).splitlines()
     if "Job stats:" not in lines:
-        return set()
-    rows = lines[lines.index("Job stats:") + 3 :]
-    jobs = [
-        r.split()[0] for r in rows[: next(i for i, r in enumerate(rows) if r.startswith("total"))]
-    ]
-    return set(jobs) - {"all"}
+        return {}
+    jobs = {}
+    for row in lines[lines.index("Job stats:") + 3 :]:
+        rule, count = row.split()
+        if rule == "total":
+            return jobs
+        if rule != "all":
+            jobs[rule] = int(count)
+    raise AssertionError("unterminated Job stats table")
 
 
 @pytest.fixture(scope="module")
@@ -67,24 +70,80 @@ def test_smoke_run_writes_the_corpus_table_and_splits(smoke_run):
     assert corpus.split_bytes.sum() == 6_089_746
 
 
+STAGE_TABLES = [
+    "corpus",
+    "train_dense",
+    "dense_stats",
+    "naive_gating",
+    "hard_swap",
+    "relufy",
+    "scratch",
+    "prune",
+    "combined",
+    "flops",
+    "refuted",
+]
+FIGURES = [
+    "train_dense_curve",
+    "dense_energy",
+    "gating_sweep",
+    "hard_swap",
+    "relufy_trajectory",
+    "relufy_pareto",
+    "layer_sparsity",
+    "prune_recovery",
+    "combined_summary",
+]
+
+
 @pytest.mark.slow
-def test_smoke_run_draws_the_figures(smoke_run):
-    for ext in ("png", "pdf"):
-        assert (smoke_run / f"results/smoke/figures/train_dense_curve.{ext}").stat().st_size > 1000
+@pytest.mark.parametrize("table", STAGE_TABLES)
+def test_smoke_run_writes_every_stage_table_with_provenance(smoke_run, table):
+    df = pd.read_parquet(smoke_run / f"results/smoke/tables/{table}.parquet")
+    assert len(df) > 0
+    for col in ("variant", "run_name", "config_hash", "seed"):
+        assert df[col].notna().all(), col
+
+
+@pytest.mark.slow
+def test_smoke_run_draws_every_figure(smoke_run):
+    for fig in FIGURES:
+        for ext in ("png", "pdf"):
+            assert (smoke_run / f"results/smoke/figures/{fig}.{ext}").stat().st_size > 1000, fig
+
+
+@pytest.mark.slow
+def test_smoke_run_writes_the_refuted_log(smoke_run):
+    md = (smoke_run / "results/smoke/refuted-approaches.md").read_text()
+    assert "naive_gating" in md and "hard_swap" in md and "## Refuted" in md
+
+
+@pytest.mark.slow
+def test_smoke_models_are_saved_for_later_stages(smoke_run):
+    models = {p.name for p in (smoke_run / "results/smoke/models").iterdir()}
+    assert {
+        "dense.pt",
+        "relufy_lam1.0.pt",
+        "combined_block16.pt",
+        "prune_block16_r0.5.pt",
+    } <= models
 
 
 @pytest.mark.slow
 def test_every_rule_logged_and_benchmarked(smoke_run):
-    for rule in ("corpus", "train_dense", "plot_train_dense"):
+    for rule in ("corpus", "train_dense", "dense_stats", "hard_swap", "flops", "refuted_log"):
         assert (smoke_run / f"logs/smoke/{rule}.log").exists()
         assert (smoke_run / f"benchmarks/smoke/{rule}.tsv").exists()
+    for sweep in ("naive_gating/tau0.1", "relufy/lam1.0", "prune/block16_r0.5", "plot/hard_swap"):
+        assert (smoke_run / f"logs/smoke/{sweep}.log").exists()
+        assert (smoke_run / f"benchmarks/smoke/{sweep}.tsv").exists()
 
 
 @pytest.mark.slow
 def test_finished_run_has_nothing_to_do(smoke_run):
     proc = snakemake(smoke_run, "-n", "--configfile", "config/smoke.yaml")
     assert proc.returncode == 0
-    assert planned_jobs(proc) == set()
+    assert planned_jobs(proc) == {}
 
 
 @pytest.mark.slow
@@ -92,7 +151,18 @@ def test_plot_option_reruns_only_the_plot(smoke_run, tmp_path):
     cfg = (smoke_run / "config/smoke.yaml").read_text().replace("dpi: 80", "dpi: 90")
     (tmp_path / "edited.yaml").write_text(cfg)
     proc = snakemake(smoke_run, "-n", "--configfile", str(tmp_path / "edited.yaml"))
-    assert planned_jobs(proc) == {"plot_train_dense"}
+    assert set(planned_jobs(proc)) == {"plot"}
+
+
+@pytest.mark.slow
+def test_adding_a_sweep_value_runs_only_the_new_jobs(smoke_run, tmp_path):
+    cfg = (smoke_run / "config/smoke.yaml").read_text()
+    cfg = cfg.replace("taus: [0.01, 0.1]\n  max_rel_ce", "taus: [0.01, 0.1, 0.05]\n  max_rel_ce")
+    (tmp_path / "edited.yaml").write_text(cfg)
+    proc = snakemake(smoke_run, "-n", "--configfile", str(tmp_path / "edited.yaml"))
+    jobs = planned_jobs(proc)
+    assert jobs == {"naive_gating": 1, "gather_table": 1, "refuted_log": 1, "plot": 1}, jobs
+    assert "tau0.05.parquet" in proc.stdout + proc.stderr
 
 
 def test_bad_config_stops_the_workflow_before_any_job(tmp_path):

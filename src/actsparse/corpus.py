@@ -14,6 +14,7 @@ import sys
 import tempfile
 import urllib.request
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -222,3 +223,10 @@ def split_corpus(
 def read_split(path: str | Path) -> np.ndarray:
     """A split written by the corpus rule: raw uint8 bytes."""
     return np.fromfile(path, dtype=np.uint8)
+
+
+def read_splits(paths: Mapping[str, str]) -> dict[str, np.ndarray]:
+    """Every split named in paths (a rule's input: train, val, test). Uses keys() because
+    `in` on Snakemake's Namedlist tests values, not names."""
+    names = set(paths.keys())
+    return {s: read_split(paths[s]) for s in SPLITS if s in names}

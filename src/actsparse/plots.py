@@ -11,6 +11,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from actsparse import results  # noqa: E402
+
 LN2 = 0.6931471805599453
 
 
@@ -47,3 +49,199 @@ def train_dense_curve(df: pd.DataFrame, paths: Sequence[str | Path], dpi: int = 
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     save_figure(fig, paths, dpi)
+
+
+SEED_RELUFY = (0.875, 0.037)  # seed 000: act_sparsity, delta_ce after the 500-step fine-tune
+
+
+def _finish(ax: plt.Axes, title: str, xlabel: str, ylabel: str) -> None:
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+
+
+def dense_energy(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: int) -> None:
+    """Share of activation energy held by the top fraction of FFN neurons, per layer."""
+    df = t["dense_stats"]
+    curve = df[df.row_type == "energy_curve"]
+    mean = df[df.row_type == "mean"].iloc[0]
+    fig, ax = plt.subplots(figsize=(5.5, 4.0))
+    for layer, g in curve.groupby("layer"):
+        ax.plot(g.width_frac, g.energy_frac, label=f"layer {layer}")
+    ax.axhline(0.95, color="0.5", ls=":")
+    ax.axvline(
+        mean.energy95_width,
+        color="k",
+        ls="--",
+        label=f"95% energy needs {mean.energy95_width:.1%} of the width (mean)",
+    )
+    ax.legend(fontsize=8)
+    _finish(
+        ax,
+        "dense GELU: how concentrated is FFN activation energy?",
+        "fraction of FFN width (largest first, per byte)",
+        "fraction of energy",
+    )
+    save_figure(fig, paths, dpi)
+
+
+def gating_sweep(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: int) -> None:
+    """Down-projection saving vs quality cost of magnitude gating, per tau."""
+    g = t["naive_gating"].sort_values("tau")
+    fig, ax = plt.subplots(figsize=(5.5, 4.0))
+    ax.plot(g.down_flops_saved, g.rel_ce, marker="o")
+    for r in g.itertuples():
+        ax.annotate(
+            f"τ={r.tau:g}",
+            (r.down_flops_saved, r.rel_ce),
+            fontsize=7,
+            xytext=(3, 3),
+            textcoords="offset points",
+        )
+    ax.axhline(g.max_rel_ce.iloc[0], color="C3", ls="--", label="quality budget")
+    ax.set_yscale("symlog", linthresh=1e-3)
+    ax.legend(fontsize=8)
+    _finish(
+        ax,
+        "naive gating of GELU outputs (no retraining)",
+        "share of down projection skipped",
+        "rel_ce (relative CE increase)",
+    )
+    save_figure(fig, paths, dpi)
+
+
+def hard_swap(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: int) -> None:
+    """The hard swap: zeros per layer, and the cost in CE."""
+    df = t["hard_swap"]
+    final = df[df.row_type == "final"].iloc[0]
+    layers = df[df.row_type == "layer"]
+    fig, ax = plt.subplots(figsize=(5.5, 4.0))
+    ax.bar(layers.layer, layers.act_sparsity, color="C3")
+    ax.set_ylim(0, 1)
+    _finish(
+        ax,
+        f"GELU→ReLU, no retraining: {final.act_sparsity:.1%} zeros, CE +{final.rel_ce:.0%}",
+        "layer",
+        "act_sparsity",
+    )
+    save_figure(fig, paths, dpi)
+
+
+def relufy_trajectory(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: int) -> None:
+    """delta_ce and act_sparsity over the fine-tune, per lambda; step 0 is the swap."""
+    df = t["relufy"]
+    curve = df[df.row_type == "curve"]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4.0))
+    for lam, g in curve.groupby("lam"):
+        g = g.sort_values("step")
+        a1.plot(g.step, g.delta_ce, marker=".", label=f"λ={lam:g}")
+        a2.plot(g.step, g.act_sparsity, marker=".", label=f"λ={lam:g}")
+    a1.set_yscale("symlog", linthresh=0.01)
+    a1.axhline(0, color="k", lw=0.8)
+    _finish(a1, "ReLU + L1 fine-tune: quality", "step", "delta_ce (nats/byte)")
+    _finish(a2, "ReLU + L1 fine-tune: sparsity", "step", "act_sparsity")
+    a1.legend(fontsize=8)
+    save_figure(fig, paths, dpi)
+
+
+def relufy_pareto(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: int) -> None:
+    """Final act_sparsity vs delta_ce: each lambda, the combined models, the seed's point."""
+    fig, ax = plt.subplots(figsize=(5.5, 4.0))
+    r = results.end_points(t["relufy"]).sort_values("lam")
+    ax.plot(r.act_sparsity, r.delta_ce, marker="o", label="relufy (ReLU + L1, per λ)")
+    for p in r.itertuples():
+        ax.annotate(
+            f"λ={p.lam:g}",
+            (p.act_sparsity, p.delta_ce),
+            fontsize=7,
+            xytext=(3, 3),
+            textcoords="offset points",
+        )
+    c = results.end_points(t["combined"])
+    ax.scatter(c.act_sparsity, c.delta_ce, marker="s", color="C2", label="combined (+50% prune)")
+    ax.scatter(*SEED_RELUFY, marker="*", s=150, color="C3", label="seed 000 (85M)")
+    ax.axhline(0, color="k", lw=0.8)
+    ax.legend(fontsize=8)
+    _finish(ax, "sparsity vs quality after the fine-tune", "act_sparsity", "delta_ce (nats/byte)")
+    save_figure(fig, paths, dpi)
+
+
+def layer_sparsity(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: int) -> None:
+    """Per-layer act_sparsity at the end of every variant."""
+    table = pd.concat([results.layer_sparsity(t[k]) for k in ("hard_swap", "relufy", "combined")])
+    fig, ax = plt.subplots(figsize=(6.5, 4.0))
+    width = 0.8 / max(1, len(table))
+    for i, (variant, row) in enumerate(table.iterrows()):
+        ax.bar(row.index + i * width, row.values, width=width, label=variant)
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=7, ncol=2)
+    _finish(ax, "exact zeros per layer", "layer", "act_sparsity")
+    save_figure(fig, paths, dpi)
+
+
+def prune_recovery(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: int) -> None:
+    """delta_ce right after pruning (step 0) and during recovery, per structure and ratio."""
+    df = t["prune"]
+    fig, ax = plt.subplots(figsize=(5.5, 4.0))
+    for variant, g in df[df.row_type == "curve"].groupby("variant"):
+        g = g.sort_values("step")
+        ax.plot(g.step, g.delta_ce, marker=".", label=variant)
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_yscale("symlog", linthresh=0.01)
+    ax.legend(fontsize=8)
+    _finish(
+        ax,
+        "magnitude pruning of FFN weights, then recovery",
+        "recovery step",
+        "delta_ce (nats/byte)",
+    )
+    save_figure(fig, paths, dpi)
+
+
+def combined_summary(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: int) -> None:
+    """The combined models: sparsities, quality, and FFN FLOPs left in both accountings."""
+    c = results.end_points(t["combined"])
+    fl = t["flops"].set_index(["variant", "accounting"])
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4.0))
+    x = range(len(c))
+    a1.bar([i - 0.2 for i in x], c.act_sparsity, width=0.4, label="act_sparsity")
+    a1.bar([i + 0.2 for i in x], c.weight_sparsity, width=0.4, label="weight_sparsity")
+    for i, r in enumerate(c.itertuples()):
+        a1.annotate(f"ΔCE {r.delta_ce:+.3f}", (i, 0.05), ha="center", fontsize=8)
+    a1.set_xticks(list(x), c.index, fontsize=8)
+    a1.set_ylim(0, 1)
+    a1.legend(fontsize=8)
+    _finish(a1, "combined: weight prune + ReLU + L1", "", "fraction exactly zero")
+    for j, acc in enumerate(("ideal", "exact")):
+        vals = [fl.loc[(v, acc), "ffn_frac_of_dense"] for v in c.index]
+        a2.bar([i + (j - 0.5) * 0.4 for i in x], vals, width=0.4, label=acc)
+    a2.set_xticks(list(x), c.index, fontsize=8)
+    a2.legend(fontsize=8, title="accounting")
+    _finish(a2, "FFN FLOPs left (fraction of dense)", "", "FFN FLOPs / dense")
+    save_figure(fig, paths, dpi)
+
+
+def _curve_only(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: int) -> None:
+    train_dense_curve(t["train_dense"], paths, dpi)
+
+
+# figure name -> (drawing function, tables it reads). The plot rule reads this mapping.
+FIGURES = {
+    "train_dense_curve": (_curve_only, ["train_dense"]),
+    "dense_energy": (dense_energy, ["dense_stats"]),
+    "gating_sweep": (gating_sweep, ["naive_gating"]),
+    "hard_swap": (hard_swap, ["hard_swap"]),
+    "relufy_trajectory": (relufy_trajectory, ["relufy"]),
+    "relufy_pareto": (relufy_pareto, ["relufy", "combined"]),
+    "layer_sparsity": (layer_sparsity, ["hard_swap", "relufy", "combined"]),
+    "prune_recovery": (prune_recovery, ["prune"]),
+    "combined_summary": (combined_summary, ["combined", "flops"]),
+}
+FIGURE_TABLES = {name: tables for name, (_, tables) in FIGURES.items()}
+
+
+def draw(name: str, tables: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: int) -> None:
+    if name not in FIGURES:
+        raise KeyError(f"unknown figure {name!r}; known: {sorted(FIGURES)}")
+    FIGURES[name][0](tables, paths, dpi)

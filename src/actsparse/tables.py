@@ -25,39 +25,112 @@ PROVENANCE = [
     pa.field("variant", pa.string(), nullable=False),
 ]
 
+
+def _schema(*fields: tuple[str, pa.DataType]) -> pa.Schema:
+    return pa.schema(PROVENANCE + [pa.field(n, t) for n, t in fields])
+
+
+F64, I64, STR, BOOL = pa.float64(), pa.int64(), pa.string(), pa.bool_()
+
+# A quality-and-sparsity trajectory: row_type "curve" (step 0 = right after the change,
+# before any update), "layer" (per-layer act_sparsity at the end), or "final".
+FINETUNE = (
+    ("row_type", STR),
+    ("step", I64),
+    ("layer", I64),
+    ("ce", F64),
+    ("delta_ce", F64),
+    ("rel_ce", F64),
+    ("train_ce", F64),
+    ("act_sparsity", F64),
+    ("weight_sparsity", F64),
+    ("activation", STR),
+    ("lam", F64),
+    ("structure", STR),
+    ("ratio", F64),
+)
+
 SCHEMAS: dict[str, pa.Schema] = {
     # One row per split of the corpus.
-    "corpus": pa.schema(
-        PROVENANCE
-        + [
-            pa.field("source", pa.string()),
-            pa.field("origin", pa.string()),
-            pa.field("sha256", pa.string()),  # of the whole corpus
-            pa.field("total_bytes", pa.int64()),
-            pa.field("split", pa.string()),
-            pa.field("split_bytes", pa.int64()),
-            pa.field("split_sha256", pa.string()),
-        ]
+    "corpus": _schema(
+        ("source", STR),
+        ("origin", STR),
+        ("sha256", STR),  # of the whole corpus
+        ("total_bytes", I64),
+        ("split", STR),
+        ("split_bytes", I64),
+        ("split_sha256", STR),
     ),
     # row_type: "curve" (one per evaluation during training, split=val), "eval" (final
     # model on val and test), "reference" (a real compressor on the test split).
-    "train_dense": pa.schema(
-        PROVENANCE
-        + [
-            pa.field("row_type", pa.string()),
-            pa.field("split", pa.string()),
-            pa.field("step", pa.int64()),
-            pa.field("ce", pa.float64()),
-            pa.field("bpb", pa.float64()),
-            pa.field("train_ce", pa.float64()),
-            pa.field("lr", pa.float64()),
-            pa.field("act_sparsity", pa.float64()),
-            pa.field("n_bytes", pa.int64()),
-            pa.field("bytes_per_s", pa.float64()),  # eval rows: inference; reference: compression
-            pa.field("train_bytes_per_s", pa.float64()),
-            pa.field("wall_s", pa.float64()),
-            pa.field("compressed_bytes", pa.int64()),
-        ]
+    "train_dense": _schema(
+        ("row_type", STR),
+        ("split", STR),
+        ("step", I64),
+        ("ce", F64),
+        ("bpb", F64),
+        ("train_ce", F64),
+        ("lr", F64),
+        ("act_sparsity", F64),
+        ("n_bytes", I64),
+        ("bytes_per_s", F64),  # eval rows: inference; reference rows: compression
+        ("train_bytes_per_s", F64),
+        ("wall_s", F64),
+        ("compressed_bytes", I64),
+    ),
+    # row_type "layer" (layer set) and "mean" (layer null) per tau; "energy_curve".
+    "dense_stats": _schema(
+        ("row_type", STR),
+        ("layer", I64),
+        ("tau", F64),
+        ("frac_active_tau", F64),
+        ("energy95_width", F64),
+        ("width_frac", F64),
+        ("energy_frac", F64),
+    ),
+    # One row per tau; down_flops_saved is the share of the down projection a kernel skips.
+    "naive_gating": _schema(
+        ("tau", F64),
+        ("ce", F64),
+        ("delta_ce", F64),
+        ("rel_ce", F64),
+        ("act_sparsity", F64),
+        ("down_flops_saved", F64),
+        ("model_flops_saved", F64),
+        ("max_rel_ce", F64),
+        ("within_budget", BOOL),
+    ),
+    "hard_swap": _schema(*FINETUNE),
+    "relufy": _schema(*FINETUNE),
+    "scratch": _schema(*FINETUNE),
+    "prune": _schema(*FINETUNE),
+    "combined": _schema(*FINETUNE, ("rel_ppl", F64)),
+    # Per variant and accounting (ideal | exact): FLOPs per byte.
+    "flops": _schema(
+        ("accounting", STR),
+        ("act_sparsity", F64),
+        ("weight_sparsity", F64),
+        ("attention_flops", F64),
+        ("ffn_up_flops", F64),
+        ("ffn_down_flops", F64),
+        ("head_flops", F64),
+        ("ffn_flops", F64),
+        ("total_flops", F64),
+        ("ffn_frac_of_dense", F64),
+        ("ffn_speedup", F64),
+        ("total_frac_of_dense", F64),
+    ),
+    # One row per approach tried: its headline numbers, the bar, and the verdict.
+    "refuted": _schema(
+        ("stage", STR),
+        ("act_sparsity", F64),
+        ("weight_sparsity", F64),
+        ("delta_ce", F64),
+        ("rel_ce", F64),
+        ("saving", F64),
+        ("bar", STR),
+        ("refuted", BOOL),
+        ("why", STR),
     ),
 }
 
@@ -102,3 +175,22 @@ def table_params(path: str | Path) -> dict[str, Any]:
     """The config subset recorded in a table's metadata."""
     meta = pq.read_schema(path).metadata or {}
     return json.loads(meta.get(b"actsparse.params", b"{}"))
+
+
+def concat_tables(parts: Sequence[str | Path], path: str | Path) -> pa.Table:
+    """One table from sweep parts of the same schema; each part keeps its own provenance."""
+    tables = [pq.read_table(p) for p in parts]
+    if not tables:
+        raise TableError(f"no parts to gather into {path}")
+    table = pa.concat_tables(tables)
+    params = [json.loads((t.schema.metadata or {}).get(b"actsparse.params", b"{}")) for t in tables]
+    meta = {
+        **(tables[0].schema.metadata or {}),
+        b"actsparse.params": json.dumps(params, sort_keys=True).encode(),
+    }
+    table = table.replace_schema_metadata(meta)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp)
+    tmp.replace(path)
+    return table

@@ -8,6 +8,7 @@ weights and metrics as a run that was never interrupted (on CPU, same thread cou
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
@@ -58,11 +59,25 @@ class TrainConfig:
     checkpoint_every: int = 100
     seed: int = 0
     device: str = "cpu"
+    precision: str = "fp32"  # "bf16": autocast matmuls to bfloat16 (weights stay fp32)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], **overrides: Any) -> TrainConfig:
         known = cls.__dataclass_fields__
         return cls(**{k: v for k, v in {**d, **overrides}.items() if k in known})
+
+    @classmethod
+    def for_stage(cls, cfg: dict[str, Any], section: str) -> TrainConfig:
+        """A stage's training config: its section's hyper-parameters, evaluated on the
+        dense model's fixed validation windows so every `ce` in every table is comparable."""
+        td = cfg["train_dense"]
+        return cls.from_dict(
+            cfg[section],
+            seed=cfg["seed"],
+            device=cfg["device"],
+            eval_windows=td["eval_windows"],
+            eval_batch_size=td["eval_batch_size"],
+        )
 
 
 @dataclass
@@ -102,6 +117,15 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device 'cuda' requested but no CUDA GPU is available")
     return torch.device(name)
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CPU (AVX512-BF16) or CUDA; evaluation always runs in fp32."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    raise ValueError(f"unknown precision {precision!r}; expected fp32 or bf16")
 
 
 def make_optimizer(model: ByteGPT, cfg: TrainConfig) -> torch.optim.AdamW:
@@ -174,7 +198,7 @@ def train(
             group["lr"] = lr_at(step, cfg)
         batch = batch_at(train_data, step, cfg.seed, cfg.batch_size, context).to(device)
         x, y = batch[:, :-1], batch[:, 1:]
-        with capture(model, points, detach=False) as acts:
+        with capture(model, points, detach=False) as acts, autocast(device, cfg.precision):
             logits = model(x)
             ce = F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), y.reshape(-1))
             loss = ce + regulariser(step, acts) if regulariser else ce

@@ -3,6 +3,7 @@
 import sys
 
 from actsparse.config import ConfigError, load_schema, validate_config
+from actsparse.plots import FIGURE_TABLES
 
 try:
     config = validate_config(
@@ -15,13 +16,62 @@ RUN = config["run_name"]
 RES = f"results/{RUN}"
 LOGS = f"logs/{RUN}"
 BENCH = f"benchmarks/{RUN}"
+DENSE = f"{RES}/models/dense.pt"
+SPLITS = {s: f"{RES}/data/{s}.bin" for s in ("train", "val", "test")}
 
-# The config subset a rule depends on: editing anything else never reruns it.
-section = lambda *names: {n: config[n] for n in names}
+# The config subset a rule depends on: editing anything else never reruns it. Always
+# carries run_name and seed, which stamp every table row.
+section = lambda *names: {n: config[n] for n in ("run_name", "seed", *names)}
+# A sweep stage's section without its sweep list: adding a value adds jobs, reruns none.
+sweep_section = lambda name, sweep_key: {
+    **section("device", "train_dense"),
+    name: {k: v for k, v in config[name].items() if k != sweep_key},
+}
 
-ALL_OUTPUTS = [
-    f"{RES}/tables/corpus.parquet",
-    f"{RES}/tables/train_dense.parquet",
-    f"{RES}/figures/train_dense_curve.png",
-    f"{RES}/figures/train_dense_curve.pdf",
+# Sweep values as they appear in paths (wildcards), and the parts each table gathers.
+SCRATCH = {v["name"]: v for v in config["scratch"]["variants"]}
+PARTS = {
+    "naive_gating": [
+        f"{RES}/tables/parts/naive_gating/tau{t}.parquet"
+        for t in config["naive_gating"]["taus"]
+    ],
+    "relufy": [
+        f"{RES}/tables/parts/relufy/lam{l}.parquet" for l in config["relufy"]["lams"]
+    ],
+    "scratch": [f"{RES}/tables/parts/scratch/{v}.parquet" for v in SCRATCH],
+    "prune": [
+        f"{RES}/tables/parts/prune/{s}_r{r}.parquet"
+        for s in config["prune"]["structures"]
+        for r in config["prune"]["ratios"]
+    ],
+    "combined": [
+        f"{RES}/tables/parts/combined/{s}.parquet"
+        for s in config["combined"]["structures"]
+    ],
+}
+
+TABLES = [
+    "corpus",
+    "train_dense",
+    "dense_stats",
+    "naive_gating",
+    "hard_swap",
+    "relufy",
+    "scratch",
+    "prune",
+    "combined",
+    "flops",
+    "refuted",
 ]
+ALL_OUTPUTS = (
+    [f"{RES}/tables/{t}.parquet" for t in TABLES]
+    + [f"{RES}/figures/{f}.{ext}" for f in FIGURE_TABLES for ext in ("png", "pdf")]
+    + [f"{RES}/refuted-approaches.md"]
+)
+
+
+wildcard_constraints:
+    tau=r"[0-9.e-]+",
+    lam=r"[0-9.e-]+",
+    ratio=r"[0-9.e-]+",
+    structure="unstructured|block16",

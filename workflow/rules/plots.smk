@@ -1,13 +1,19 @@
-rule plot_train_dense:
+# Every figure, drawn from Parquet alone. Which tables a figure reads is declared once,
+# in actsparse.plots.FIGURE_TABLES; editing `plots` reruns only this rule.
+
+
+rule plot:
     input:
-        table=rules.train_dense.output.table,
+        tables=lambda w: [f"{RES}/tables/{t}.parquet" for t in FIGURE_TABLES[w.figure]],
     output:
-        png=f"{RES}/figures/train_dense_curve.png",
-        pdf=f"{RES}/figures/train_dense_curve.pdf",
+        png=f"{RES}/figures/{{figure}}.png",
+        pdf=f"{RES}/figures/{{figure}}.pdf",
     log:
-        f"{LOGS}/plot_train_dense.log",
+        f"{LOGS}/plot/{{figure}}.log",
     benchmark:
-        f"{BENCH}/plot_train_dense.tsv"
+        f"{BENCH}/plot/{{figure}}.tsv"
+    wildcard_constraints:
+        figure="|".join(FIGURE_TABLES),
     conda:
         "../envs/actsparse.yaml"
     threads: 1
@@ -17,4 +23,4 @@ rule plot_train_dense:
     params:
         plots=config["plots"],
     script:
-        "../scripts/plot_train_dense.py"
+        "../scripts/plot.py"

@@ -1,0 +1,84 @@
+"""Short fine-tunes of a trained model after a change (activation swap, L1, pruning masks).
+
+Each fine-tune reports its whole trajectory against the dense model's `ce` on the same
+fixed validation windows: step 0 is the model right after the change, before any update.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from actsparse.evaluate import EvalResult, evaluate, window_starts
+from actsparse.model import ByteGPT
+from actsparse.train import Regulariser, TrainConfig, train
+
+
+class L1Penalty:
+    """lam * mean |a| over the post-activation values (the input of the down projection)."""
+
+    points = ("ffn_post",)
+
+    def __init__(self, lam: float) -> None:
+        self.lam = lam
+
+    def __call__(self, step: int, acts: dict[str, list[torch.Tensor]]) -> torch.Tensor:
+        return self.lam * torch.stack([a.float().abs().mean() for a in acts["ffn_post"]]).mean()
+
+
+def quality(ce: float, ce_dense: float) -> dict[str, float]:
+    """`ce` with its `delta_ce` and `rel_ce` against the dense baseline."""
+    return {"ce": ce, "delta_ce": ce - ce_dense, "rel_ce": (ce - ce_dense) / ce_dense}
+
+
+def layer_rows(ev: EvalResult, step: int) -> list[dict[str, Any]]:
+    return [
+        {"row_type": "layer", "step": step, "layer": i, "act_sparsity": s}
+        for i, s in enumerate(ev.act_sparsity_per_layer)
+    ]
+
+
+def val_eval(model: ByteGPT, val: np.ndarray, tcfg: TrainConfig) -> EvalResult:
+    starts = window_starts(len(val), model.cfg.block_size, tcfg.eval_windows)
+    device = next(model.parameters()).device
+    return evaluate(model, val, starts, model.cfg.block_size, tcfg.eval_batch_size, device)
+
+
+def finetune(
+    model: ByteGPT,
+    splits: dict[str, np.ndarray],
+    tcfg: TrainConfig,
+    ce_dense: float,
+    regulariser: Regulariser | None = None,
+    ckpt_path: str | Path | None = None,
+    run_id: str = "",
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Fine-tune in place; rows: the trajectory from step 0, then per-layer sparsity at the end."""
+    start = val_eval(model, splits["val"], tcfg)
+    rows = [
+        {
+            "row_type": "curve",
+            "step": 0,
+            "act_sparsity": start.act_sparsity,
+            **quality(start.ce, ce_dense),
+        }
+    ]
+    result = train(
+        model, splits["train"], splits["val"], tcfg, ckpt_path, run_id, regulariser, progress
+    )
+    for r in result.curve:
+        rows.append(
+            {
+                "row_type": "curve",
+                "step": r["step"],
+                "act_sparsity": r["act_sparsity"],
+                "train_ce": r["train_ce"],
+                **quality(r["ce"], ce_dense),
+            }
+        )
+    rows += layer_rows(result.final_val, tcfg.steps)
+    return rows

@@ -1,0 +1,43 @@
+import pytest
+
+from actsparse.flops import dense_flops, flops_rows, sparse_flops
+from actsparse.model import ModelConfig
+
+CFG = ModelConfig(n_layer=12, n_head=12, n_embd=768, block_size=512)
+
+
+def test_dense_ffn_is_four_d_squared_macs_per_layer():
+    f = dense_flops(CFG)
+    assert f.ffn_up == f.ffn_down == 12 * 2 * 768 * 3072
+
+
+def test_seed_combined_point_leaves_six_percent_of_ffn_flops_ideal():
+    # seed 000: 88.1% zeros with a 50% prune -> "roughly six percent", "about seventeen times"
+    ideal = sparse_flops(CFG, 0.881, 0.5, "ideal")
+    frac = ideal.ffn / dense_flops(CFG).ffn
+    assert frac == pytest.approx(0.0595, abs=1e-4)
+    assert 1 / frac == pytest.approx(16.8, abs=0.1)
+
+
+def test_exact_accounting_pays_the_whole_up_projection():
+    exact = sparse_flops(CFG, 0.9, 0.0, "exact")
+    dense = dense_flops(CFG)
+    assert exact.ffn_up == dense.ffn_up
+    assert exact.ffn_down == pytest.approx(0.1 * dense.ffn_down)
+    assert exact.ffn / dense.ffn == pytest.approx(0.55)
+
+
+def test_unknown_accounting_is_rejected():
+    with pytest.raises(ValueError, match="accounting"):
+        sparse_flops(CFG, 0.5, 0.0, "optimistic")
+
+
+def test_flops_rows_cover_both_accountings():
+    rows = flops_rows(CFG, [("dense", 0.0, 0.0), ("x", 0.5, 0.5)])
+    assert [(r["variant"], r["accounting"]) for r in rows] == [
+        ("dense", "ideal"),
+        ("dense", "exact"),
+        ("x", "ideal"),
+        ("x", "exact"),
+    ]
+    assert rows[0]["ffn_speedup"] == 1.0 and rows[2]["ffn_speedup"] == pytest.approx(4.0)

@@ -1,0 +1,74 @@
+# Tables built from tables: sweep parts gathered, FLOP accounting, the refuted-approaches log.
+
+
+rule gather_table:
+    input:
+        parts=lambda w: PARTS[w.stage],
+    output:
+        table=f"{RES}/tables/{{stage}}.parquet",
+    log:
+        f"{LOGS}/gather_table/{{stage}}.log",
+    benchmark:
+        f"{BENCH}/gather_table/{{stage}}.tsv"
+    wildcard_constraints:
+        stage="|".join(PARTS),
+    conda:
+        "../envs/actsparse.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/gather_table.py"
+
+
+rule flops:
+    input:
+        model=DENSE,
+        hard_swap=f"{RES}/tables/hard_swap.parquet",
+        relufy=f"{RES}/tables/relufy.parquet",
+        prune=f"{RES}/tables/prune.parquet",
+        combined=f"{RES}/tables/combined.parquet",
+    output:
+        table=f"{RES}/tables/flops.parquet",
+    log:
+        f"{LOGS}/flops.log",
+    benchmark:
+        f"{BENCH}/flops.tsv"
+    conda:
+        "../envs/actsparse.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        cfg=section(),
+    script:
+        "../scripts/flops.py"
+
+
+rule refuted_log:
+    input:
+        naive_gating=f"{RES}/tables/naive_gating.parquet",
+        hard_swap=f"{RES}/tables/hard_swap.parquet",
+        relufy=f"{RES}/tables/relufy.parquet",
+        scratch=f"{RES}/tables/scratch.parquet",
+        prune=f"{RES}/tables/prune.parquet",
+        combined=f"{RES}/tables/combined.parquet",
+    output:
+        table=f"{RES}/tables/refuted.parquet",
+        md=f"{RES}/refuted-approaches.md",
+    log:
+        f"{LOGS}/refuted_log.log",
+    benchmark:
+        f"{BENCH}/refuted_log.tsv"
+    conda:
+        "../envs/actsparse.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        cfg=section("refuted_log"),
+    script:
+        "../scripts/refuted_log.py"

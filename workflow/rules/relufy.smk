@@ -1,0 +1,77 @@
+# Sparsity trained in: ReLU + L1 fine-tunes of the dense model, and from-scratch controls.
+
+
+rule relufy_finetune:
+    input:
+        **SPLITS,
+        model=DENSE,
+    output:
+        model=f"{RES}/models/relufy_lam{{lam}}.pt",
+        part=f"{RES}/tables/parts/relufy/lam{{lam}}.parquet",
+    log:
+        f"{LOGS}/relufy/lam{{lam}}.log",
+    benchmark:
+        f"{BENCH}/relufy/lam{{lam}}.tsv"
+    conda:
+        "../envs/actsparse.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        cfg=sweep_section("relufy", "lams"),
+        lam=lambda w: float(w.lam),
+        checkpoint=lambda w: f"{RES}/checkpoints/relufy_lam{w.lam}.pt",
+    script:
+        "../scripts/relufy_finetune.py"
+
+
+rule scratch:
+    input:
+        **SPLITS,
+    output:
+        model=f"{RES}/models/scratch_{{variant}}.pt",
+        part=f"{RES}/tables/parts/scratch/{{variant}}.parquet",
+    log:
+        f"{LOGS}/scratch/{{variant}}.log",
+    benchmark:
+        f"{BENCH}/scratch/{{variant}}.tsv"
+    conda:
+        "../envs/actsparse.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    params:
+        cfg=lambda w: {
+            **sweep_section("scratch", "variants"),
+            "model": config["model"],
+            "variant": SCRATCH[w.variant],
+        },
+        checkpoint=lambda w: f"{RES}/checkpoints/scratch_{w.variant}.pt",
+    script:
+        "../scripts/scratch.py"
+
+
+rule combined_sparsity:
+    input:
+        **SPLITS,
+        model=DENSE,
+    output:
+        model=f"{RES}/models/combined_{{structure}}.pt",
+        part=f"{RES}/tables/parts/combined/{{structure}}.parquet",
+    log:
+        f"{LOGS}/combined/{{structure}}.log",
+    benchmark:
+        f"{BENCH}/combined/{{structure}}.tsv"
+    conda:
+        "../envs/actsparse.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        cfg=sweep_section("combined", "structures"),
+        checkpoint=lambda w: f"{RES}/checkpoints/combined_{w.structure}.pt",
+    script:
+        "../scripts/combined_sparsity.py"
