@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from actsparse.evaluate import evaluate, windows_tensor
+from actsparse.checkpoint import load_model
+from actsparse.corpus import read_split
+from actsparse.evaluate import evaluate, window_starts, windows_tensor
 from actsparse.finetune import layer_rows, quality
 from actsparse.flops import dense_flops
 from actsparse.model import ByteGPT, capture
@@ -149,3 +152,12 @@ def hard_swap_rows(model: ByteGPT, data: np.ndarray, starts: np.ndarray, activat
         {**base, "row_type": "final", "act_sparsity": ev.act_sparsity, **quality(ev.ce, ce_dense)}
     ]
     return rows + [{**base, **r} for r in layer_rows(ev, 0)]
+
+
+def load_for_eval(
+    model_path: str | Path, val_path: str | Path, eval_windows: int
+) -> tuple[ByteGPT, np.ndarray, np.ndarray]:
+    """The trained model, the validation bytes, and the fixed windows every `ce` is taken on."""
+    model, _ = load_model(model_path)
+    val = read_split(val_path)
+    return model, val, window_starts(len(val), model.cfg.block_size, eval_windows)

@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from actsparse.atomic import atomic_write
 from actsparse.config import config_hash
 
 PROVENANCE = [
@@ -159,11 +160,7 @@ def write_table(
         "actsparse.params": json.dumps(cfg, sort_keys=True, default=str),
     }
     table = pa.Table.from_pylist([{**stamp, **r} for r in rows], schema=schema.with_metadata(meta))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp)
-    tmp.replace(path)
+    atomic_write(path, lambda f: pq.write_table(table, f))
     return table
 
 
@@ -189,8 +186,5 @@ def concat_tables(parts: Sequence[str | Path], path: str | Path) -> pa.Table:
         b"actsparse.params": json.dumps(params, sort_keys=True).encode(),
     }
     table = table.replace_schema_metadata(meta)
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp)
-    tmp.replace(path)
+    atomic_write(path, lambda f: pq.write_table(table, f))
     return table
