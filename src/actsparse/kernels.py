@@ -1,0 +1,158 @@
+"""Sparse FFN kernels (C++, AVX-512 with a portable fallback), compiled once and cached.
+
+The extension is built with torch.utils.cpp_extension the first time it is used, in
+`<cache>/torch_extensions/<source digest>/`, so an edited kernel rebuilds and an unchanged
+one loads in milliseconds. Weights are prepared once into the layouts the kernels read:
+W_down transposed to [F, D] (one contiguous row per neuron), and for 1x16-block-pruned
+weights a per-neuron list of nonzero blocks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+
+import torch
+
+from actsparse.corpus import default_cache_dir
+
+SOURCE = Path(__file__).with_name("csrc") / "sparse_ffn.cpp"
+BLOCK = 16
+
+
+class KernelBuildError(RuntimeError):
+    """The C++ kernels could not be compiled or loaded."""
+
+
+@cache
+def extension() -> ModuleType:
+    """Compile (first call) or load the cached extension."""
+    from torch.utils import cpp_extension
+
+    compiler = os.environ.get("CXX", "c++")
+    if shutil.which(compiler) is None:
+        raise KernelBuildError(
+            f"the sparse kernels need a C++ compiler and '{compiler}' is not on PATH "
+            f"(Debian: apt-get install g++, or set CXX)"
+        )
+    try:
+        cpp_extension.verify_ninja_availability()
+    except RuntimeError as e:
+        raise KernelBuildError(f"the sparse kernels need ninja (pip install ninja): {e}") from e
+    digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:12]
+    build = default_cache_dir() / "torch_extensions" / digest
+    build.mkdir(parents=True, exist_ok=True)
+    try:
+        return cpp_extension.load(
+            name=f"actsparse_kernels_{digest}",
+            sources=[str(SOURCE)],
+            extra_cflags=["-O3", "-fopenmp"],
+            extra_ldflags=["-fopenmp"],
+            build_directory=str(build),
+            verbose=False,
+        )
+    except (RuntimeError, OSError, ImportError) as e:
+        raise KernelBuildError(f"building the sparse kernels in {build} failed: {e}") from e
+
+
+def has_avx512() -> bool:
+    return bool(extension().has_avx512())
+
+
+def _bias(b: torch.Tensor | None) -> torch.Tensor:
+    return b.contiguous() if b is not None else torch.empty(0)
+
+
+def transpose_down(w_down: torch.Tensor) -> torch.Tensor:
+    """nn.Linear's c_proj.weight [D, F] -> the kernels' [F, D], one row per neuron."""
+    return w_down.detach().t().contiguous().float()
+
+
+def sparse_down(
+    a: torch.Tensor,
+    wt: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    threads: int = 1,
+    portable: bool = False,
+) -> torch.Tensor:
+    """y = wt.T @ a + bias for a mostly-zero a [F]; wt from `transpose_down`."""
+    return extension().sparse_down(a.contiguous(), wt, _bias(bias), threads, portable)
+
+
+def sparse_down_batch(
+    A: torch.Tensor,
+    wt: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    threads: int = 1,
+    portable: bool = False,
+) -> torch.Tensor:
+    """Y = A @ wt + bias for A [B <= 8, F]: one pass over the union of active neurons."""
+    return extension().sparse_down_batch(A.contiguous(), wt, _bias(bias), threads, portable)
+
+
+def up_indexed(
+    x: torch.Tensor,
+    w_up: torch.Tensor,
+    bias: torch.Tensor | None,
+    idx: torch.Tensor,
+    relu: bool = True,
+    threads: int = 1,
+    portable: bool = False,
+) -> torch.Tensor:
+    """h[i] = act(w_up[i] . x + b[i]) for i in idx, 0 elsewhere (w_up is c_fc.weight [F, D])."""
+    return extension().up_indexed(
+        x.contiguous(),
+        w_up,
+        _bias(bias),
+        idx.to(torch.int64).contiguous(),
+        relu,
+        threads,
+        portable,
+    )
+
+
+@dataclass(frozen=True)
+class BlockSparse:
+    """Wt [F, D] pruned in 1x16 blocks along D, stored per neuron row as nonzero blocks."""
+
+    row_ptr: torch.Tensor  # [F + 1] int64
+    block_col: torch.Tensor  # [nnzb] int32: block index along D
+    values: torch.Tensor  # [nnzb, 16] float32, zero past D
+    d: int
+
+    @property
+    def density(self) -> float:
+        n_rows = self.row_ptr.numel() - 1
+        return self.block_col.numel() / (n_rows * -(-self.d // BLOCK))
+
+    @classmethod
+    def from_dense(cls, wt: torch.Tensor) -> BlockSparse:
+        """Pack every 1x16 block of wt that has a nonzero entry."""
+        f, d = wt.shape
+        n_blocks = -(-d // BLOCK)
+        padded = torch.zeros(f, n_blocks * BLOCK, dtype=torch.float32)
+        padded[:, :d] = wt
+        blocks = padded.view(f, n_blocks, BLOCK)
+        keep = (blocks != 0).any(dim=-1)  # [F, n_blocks]
+        row_ptr = torch.zeros(f + 1, dtype=torch.int64)
+        row_ptr[1:] = keep.sum(dim=1).cumsum(0)
+        rows, cols = keep.nonzero(as_tuple=True)
+        return cls(row_ptr, cols.to(torch.int32).contiguous(), blocks[rows, cols].contiguous(), d)
+
+
+def block_sparse_down(
+    a: torch.Tensor,
+    w: BlockSparse,
+    bias: torch.Tensor | None = None,
+    threads: int = 1,
+    portable: bool = False,
+) -> torch.Tensor:
+    """y = Wt.T @ a + bias touching only active neurons' nonzero 1x16 blocks."""
+    return extension().block_sparse_down(
+        a.contiguous(), w.row_ptr, w.block_col, w.values, w.d, _bias(bias), threads, portable
+    )

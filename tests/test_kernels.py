@@ -1,0 +1,159 @@
+"""Every kernel equals the dense torch reference, on both code paths (AVX-512 and portable),
+1 and 2 threads, D a multiple of 16 or not, sparsity 0 to 1, random and adversarial patterns.
+
+Tolerance: the kernels sum up to F fp32 terms in another order than torch, so each output
+may differ by rounding of order sqrt(n) * eps * sum|terms|. We allow 2e-5 * sum|terms|
+(+1e-6): ~3x the typical rounding at F = 3072, and ~1000x below the error of one missed or
+wrong weight row.
+"""
+
+import pytest
+import torch
+
+from actsparse import kernels as K
+from actsparse.pruning import magnitude_mask
+
+SHAPES = [(1024, 256), (3072, 768), (100, 37), (48, 16), (64, 200)]  # (F, D)
+SPARSITIES = [0.0, 0.5, 0.9, 1.0]
+PATHS = [pytest.param(False, id="simd"), pytest.param(True, id="portable")]
+
+
+def close(y: torch.Tensor, ref: torch.Tensor, abs_sum: torch.Tensor) -> None:
+    """abs_sum: the same product over absolute values, the scale of rounding error."""
+    bound = 2e-5 * abs_sum + 1e-6
+    err = (y - ref).abs()
+    assert torch.all(err <= bound), (
+        f"max error {err.max():.3g}, bound there {bound[err.argmax()]:.3g}"
+    )
+
+
+def activations(f: int, sparsity: float, pattern: str, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    a = torch.randn(f, generator=g).abs() + 0.1
+    if pattern == "random":
+        a[torch.rand(f, generator=g) < sparsity] = 0
+    elif pattern == "leading":  # all active neurons packed at the start
+        a[int(round((1 - sparsity) * f)) :] = 0
+    elif pattern == "trailing":  # only the last neurons (the scalar tail of the scan)
+        a[: int(round(sparsity * f))] = 0
+    elif pattern == "strided":  # one active neuron every k: each in its own 16-lane chunk
+        k = max(1, int(round(1 / max(1e-9, 1 - sparsity)))) if sparsity < 1 else f + 1
+        keep = torch.zeros(f, dtype=torch.bool)
+        keep[::k] = True
+        a[~keep] = 0
+    return a
+
+
+@pytest.fixture(scope="module")
+def weights():
+    g = torch.Generator().manual_seed(1)
+    return {
+        (f, d): (
+            torch.randn(d, f, generator=g),
+            torch.randn(d, generator=g),
+            torch.randn(f, d, generator=g),
+            torch.randn(f, generator=g),
+        )
+        for f, d in SHAPES
+    }
+
+
+@pytest.mark.parametrize("portable", PATHS)
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("sparsity", SPARSITIES)
+@pytest.mark.parametrize("pattern", ["random", "leading", "trailing", "strided"])
+def test_sparse_down_equals_dense(weights, portable, threads, shape, sparsity, pattern):
+    w_down, b, _, _ = weights[shape]
+    a = activations(shape[0], sparsity, pattern)
+    y = K.sparse_down(a, K.transpose_down(w_down), b, threads, portable)
+    close(y, w_down @ a + b, w_down.abs() @ a.abs() + b.abs())
+
+
+def test_all_zero_activations_give_the_bias():
+    w = torch.randn(37, 100)
+    b = torch.randn(37)
+    assert torch.equal(K.sparse_down(torch.zeros(100), K.transpose_down(w), b), b)
+    assert torch.equal(K.sparse_down(torch.zeros(100), K.transpose_down(w)), torch.zeros(37))
+
+
+def test_nan_activation_propagates_like_dense():
+    a = torch.zeros(64)
+    a[5] = float("nan")
+    assert torch.isnan(K.sparse_down(a, torch.randn(64, 32))).all()
+
+
+@pytest.mark.parametrize("portable", PATHS)
+@pytest.mark.parametrize("batch", [1, 2, 3, 5, 8])
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("sparsity", SPARSITIES)
+def test_sparse_down_batch_equals_dense(weights, portable, batch, shape, sparsity):
+    w_down, b, _, _ = weights[shape]
+    A = torch.stack([activations(shape[0], sparsity, "random", seed=s) for s in range(batch)])
+    for threads in (1, 2):
+        close(
+            K.sparse_down_batch(A, K.transpose_down(w_down), b, threads, portable),
+            A @ w_down.t() + b,
+            A.abs() @ w_down.abs().t() + b.abs(),
+        )
+
+
+def test_batch_over_eight_is_rejected():
+    with pytest.raises(RuntimeError, match="1..8"):
+        K.sparse_down_batch(torch.zeros(9, 16), torch.zeros(16, 16))
+
+
+@pytest.mark.parametrize("portable", PATHS)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("sparsity", SPARSITIES)
+@pytest.mark.parametrize("ratio", [0.0, 0.5, 0.9])
+def test_block_sparse_down_equals_dense(weights, portable, shape, sparsity, ratio):
+    w_down, b, _, _ = weights[shape]
+    wt = K.transpose_down(w_down)
+    wt = wt * magnitude_mask(wt, ratio, "block16", d_axis=1)
+    packed = K.BlockSparse.from_dense(wt)
+    assert packed.density == pytest.approx(1 - ratio, abs=0.05)
+    a = activations(shape[0], sparsity, "random")
+    for threads in (1, 2):
+        close(
+            K.block_sparse_down(a, packed, b, threads, portable),
+            wt.t() @ a + b,
+            wt.abs().t() @ a.abs() + b.abs(),
+        )
+
+
+@pytest.mark.parametrize("portable", PATHS)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("relu", [True, False])
+def test_up_indexed_equals_dense_rows(weights, portable, shape, relu):
+    _, _, w_up, b_up = weights[shape]
+    f, d = shape
+    x = torch.randn(d)
+    idx = torch.randperm(f)[: f // 3]
+    for threads in (1, 2):
+        h = K.up_indexed(x, w_up, b_up, idx, relu, threads, portable)
+        full = w_up @ x + b_up
+        ref = torch.zeros(f)
+        ref[idx] = torch.relu(full[idx]) if relu else full[idx]
+        close(h, ref, w_up.abs() @ x.abs() + b_up.abs())
+
+
+def test_up_indexed_rejects_out_of_range_indices():
+    with pytest.raises(RuntimeError, match="out of range"):
+        K.up_indexed(torch.zeros(16), torch.zeros(8, 16), None, torch.tensor([8]))
+
+
+def test_wrong_dtype_is_rejected_with_a_clear_error():
+    with pytest.raises(RuntimeError, match="float32"):
+        K.sparse_down(torch.zeros(8, dtype=torch.float64), torch.zeros(8, 4))
+
+
+def test_missing_compiler_gives_a_clear_error(monkeypatch):
+    monkeypatch.setenv("CXX", "no-such-compiler-xyz")
+    K.extension.cache_clear()
+    try:
+        with pytest.raises(K.KernelBuildError, match="C\\+\\+ compiler"):
+            K.extension()
+    finally:
+        monkeypatch.delenv("CXX")
+        K.extension.cache_clear()
