@@ -63,10 +63,11 @@ def weights():
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("sparsity", SPARSITIES)
 @pytest.mark.parametrize("pattern", ["random", "leading", "trailing", "strided"])
-def test_sparse_down_equals_dense(weights, portable, threads, shape, sparsity, pattern):
+@pytest.mark.parametrize("strategy", ["tiles", "rows"])
+def test_sparse_down_equals_dense(weights, portable, threads, shape, sparsity, pattern, strategy):
     w_down, b, _, _ = weights[shape]
     a = activations(shape[0], sparsity, pattern)
-    y = K.sparse_down(a, K.transpose_down(w_down), b, threads, portable)
+    y = K.sparse_down(a, K.transpose_down(w_down), b, threads, portable, strategy)
     close(y, w_down @ a + b, w_down.abs() @ a.abs() + b.abs())
 
 

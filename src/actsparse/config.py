@@ -89,6 +89,13 @@ def _check_cross_fields(cfg: dict[str, Any]) -> None:
             f"config key 'train_dense.warmup_steps': {td['warmup_steps']} must be "
             f"below train_dense.steps ({td['steps']})"
         )
+    dec = cfg.get("decode", {})
+    if dec and model and dec["prompt_bytes"] + dec["new_bytes"] > model["block_size"]:
+        problems.append(
+            f"config key 'decode.new_bytes': prompt_bytes + new_bytes "
+            f"({dec['prompt_bytes']} + {dec['new_bytes']}) exceed model.block_size "
+            f"({model['block_size']})"
+        )
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
 

@@ -23,6 +23,7 @@ from actsparse.corpus import default_cache_dir
 
 SOURCE = Path(__file__).with_name("csrc") / "sparse_ffn.cpp"
 BLOCK = 16
+DOWN_STRATEGIES = {"auto": 0, "tiles": 1, "rows": 2}
 
 
 class KernelBuildError(RuntimeError):
@@ -79,9 +80,16 @@ def sparse_down(
     bias: torch.Tensor | None = None,
     threads: int = 1,
     portable: bool = False,
+    strategy: str = "auto",
 ) -> torch.Tensor:
-    """y = wt.T @ a + bias for a mostly-zero a [F]; wt from `transpose_down`."""
-    return extension().sparse_down(a.contiguous(), wt, _bias(bias), threads, portable)
+    """y = wt.T @ a + bias for a mostly-zero a [F]; wt from `transpose_down`.
+
+    strategy: "tiles" keeps 128 output columns in registers and passes over the active rows
+    once per tile; "rows" streams each active row whole into y held in L1; "auto" picks
+    tiles for D <= 256 and rows above (measured: see the kernel_benchmark stage).
+    """
+    code = DOWN_STRATEGIES[strategy]
+    return extension().sparse_down(a.contiguous(), wt, _bias(bias), threads, portable, code)
 
 
 def sparse_down_batch(

@@ -222,6 +222,47 @@ def combined_summary(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dp
     save_figure(fig, paths, dpi)
 
 
+def kernel_latency(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: int) -> None:
+    """Latency vs activation sparsity per kernel, with the ideal (dense x density) line: the
+    analogue of "ReLU Strikes Back" Fig. 10b, on the largest shape benchmarked, 1 thread."""
+    k = t["kernels"]
+    syn = k[(k.pattern == "synthetic") & k.batch.isna()]
+    d_model = syn.d_model.max()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, (d, threads) in zip(axes, [(d_model, 1), (d_model, syn.threads.max())], strict=True):
+        g = syn[(syn.d_model == d) & (syn.threads == threads)]
+        down = g[(g.kernel == "sparse_down") & (g.strategy == "auto")].sort_values("sparsity")
+        ax.plot(down.sparsity, down.dense_latency_us, color="k", label="dense (fastest torch)")
+        ax.plot(
+            down.sparsity,
+            down.dense_latency_us * down.density,
+            color="k",
+            ls=":",
+            label="ideal: dense × density",
+        )
+        for kernel, style in (
+            ("sparse_down", "o-"),
+            ("torch_gather_down", "x--"),
+            ("block_sparse_down", "s-"),
+        ):
+            sel = g[g.kernel == kernel]
+            if kernel == "sparse_down":
+                sel = sel[sel.strategy == "auto"]
+            sel = sel.sort_values("sparsity")
+            label = kernel + (" (50% 1×16 blocks)" if kernel == "block_sparse_down" else "")
+            ax.plot(sel.sparsity, sel.latency_us_median, style, ms=4, label=label)
+        ax.set_yscale("log")
+        f = int(g.d_ffn.iloc[0]) if len(g) else 0
+        _finish(
+            ax,
+            f"down projection {int(d)}×{f}, {int(threads)} thread(s)",
+            "activation sparsity",
+            "latency per call (µs, median)",
+        )
+        ax.legend(fontsize=7)
+    save_figure(fig, paths, dpi)
+
+
 def _curve_only(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: int) -> None:
     train_dense_curve(t["train_dense"], paths, dpi)
 
@@ -237,6 +278,7 @@ FIGURES = {
     "layer_sparsity": (layer_sparsity, ["hard_swap", "relufy", "combined"]),
     "prune_recovery": (prune_recovery, ["prune"]),
     "combined_summary": (combined_summary, ["combined", "flops"]),
+    "kernel_latency": (kernel_latency, ["kernels"]),
 }
 FIGURE_TABLES = {name: tables for name, (_, tables) in FIGURES.items()}
 

@@ -121,6 +121,41 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("ffn_speedup", F64),
         ("total_frac_of_dense", F64),
     ),
+    # One row per timed kernel configuration (kernel_benchmark); speed is measured here,
+    # never asserted in a test.
+    "kernels": _schema(
+        ("kernel", STR),
+        ("pattern", STR),  # synthetic | real
+        ("model", STR),  # real patterns: the model whose activations and weights were used
+        ("strategy", STR),
+        ("d_model", I64),
+        ("d_ffn", I64),
+        ("n_layer", I64),
+        ("threads", I64),
+        ("batch", I64),
+        ("sparsity", F64),  # target (synthetic)
+        ("density", F64),  # measured fraction of active neurons (union for batches)
+        ("weight_sparsity", F64),
+        ("latency_us_median", F64),
+        ("latency_us_p10", F64),
+        ("latency_us_p90", F64),
+        ("dense_latency_us", F64),
+        ("dense_impl", STR),
+        ("speedup_vs_dense", F64),
+        ("ideal_speedup", F64),
+        ("fraction_of_ideal", F64),
+    ),
+    # One row per (model, FFN path) of the decode engine; batch 1, KV cache, greedy.
+    "decode": _schema(
+        ("model", STR),
+        ("path", STR),  # dense | sparse | block_sparse
+        ("threads", I64),
+        ("n_new", I64),
+        ("bytes_per_s", F64),
+        ("speedup_vs_dense_path", F64),
+        ("act_sparsity", F64),
+        ("greedy_identical", BOOL),  # same bytes as the dense path of the same model
+    ),
     # One row per approach tried: its headline numbers, the bar, and the verdict.
     "refuted": _schema(
         ("stage", STR),

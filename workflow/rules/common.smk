@@ -61,6 +61,8 @@ TABLES = [
     "prune",
     "combined",
     "flops",
+    "kernels",
+    "decode",
     "refuted",
 ]
 ALL_OUTPUTS = (

@@ -124,6 +124,37 @@ __attribute__((target("avx512f"))) void down_cols_avx512(const float* a, const i
   }
 }
 
+// Row streaming: each active row is read whole and contiguously (hardware prefetch friendly)
+// into y kept in L1; the next active row's first lines are prefetched. Better than register
+// tiles once D is large, where tiles read every row in several strided passes.
+__attribute__((target("avx512f"))) void down_rows_avx512(const float* a, const int32_t* idx,
+                                                         int64_t nnz, const float* wt, int64_t D,
+                                                         int64_t d0, int64_t d1, float* y) {
+  const int64_t full = d0 + (d1 - d0) / (4 * kLanes) * (4 * kLanes);
+  for (int64_t k = 0; k < nnz; ++k) {
+    const float* row = wt + static_cast<int64_t>(idx[k]) * D;
+    if (k + 1 < nnz) {
+      const char* next = reinterpret_cast<const char*>(wt + static_cast<int64_t>(idx[k + 1]) * D + d0);
+      for (int j = 0; j < 4; ++j) _mm_prefetch(next + 64 * j, _MM_HINT_T0);
+    }
+    const __m512 av = _mm512_set1_ps(a[idx[k]]);
+    int64_t t = d0;
+    for (; t < full; t += 4 * kLanes) {
+      for (int j = 0; j < 4; ++j) {
+        float* yj = y + t + j * kLanes;
+        _mm512_storeu_ps(yj, _mm512_fmadd_ps(av, _mm512_loadu_ps(row + t + j * kLanes),
+                                             _mm512_loadu_ps(yj)));
+      }
+    }
+    for (; t < d1; t += kLanes) {
+      const int64_t left = std::min<int64_t>(kLanes, d1 - t);
+      const __mmask16 m = static_cast<__mmask16>((1u << left) - 1u);
+      _mm512_mask_storeu_ps(y + t, m, _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(m, row + t),
+                                                      _mm512_maskz_loadu_ps(m, y + t)));
+    }
+  }
+}
+
 void init_bias(float* y, const torch::Tensor& bias, int64_t D) {
   if (bias.defined() && bias.numel() > 0) {
     std::copy(bias.data_ptr<float>(), bias.data_ptr<float>() + D, y);
@@ -153,7 +184,7 @@ void over_column_ranges(int64_t D, int threads, F&& body) {
 
 // y[D] = Wt^T a + bias for a [F] mostly zero, Wt [F, D] (W_down transposed).
 torch::Tensor sparse_down(torch::Tensor a, torch::Tensor wt, torch::Tensor bias, int64_t threads,
-                          bool portable) {
+                          bool portable, int64_t strategy) {
   check_f32_contig(a, "a");
   check_f32_contig(wt, "wt");
   TORCH_CHECK(wt.dim() == 2 && a.dim() == 1 && a.size(0) == wt.size(0),
@@ -167,8 +198,11 @@ torch::Tensor sparse_down(torch::Tensor a, torch::Tensor wt, torch::Tensor bias,
   init_bias(yp, bias, D);
   const float *ap = a.data_ptr<float>(), *wp = wt.data_ptr<float>();
   over_column_ranges(D, static_cast<int>(threads), [&](int64_t d0, int64_t d1) {
-    if (avx) down_cols_avx512(ap, idx.data(), nnz, wp, D, d0, d1, yp);
-    else down_cols_portable(ap, idx.data(), nnz, wp, D, d0, d1, yp);
+    // strategy 0 (auto): register tiles while a row is at most two tiles, rows beyond.
+    const bool rows = strategy == 2 || (strategy == 0 && D > 2 * kTile);
+    if (!avx) down_cols_portable(ap, idx.data(), nnz, wp, D, d0, d1, yp);
+    else if (rows) down_rows_avx512(ap, idx.data(), nnz, wp, D, d0, d1, yp);
+    else down_cols_avx512(ap, idx.data(), nnz, wp, D, d0, d1, yp);
   });
   return y;
 }

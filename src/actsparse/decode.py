@@ -1,0 +1,170 @@
+"""Byte-by-byte generation with a KV cache (batch 1), with a dense or a sparse FFN path.
+
+The engine reads the trained model's weights once and runs one byte per step: the new
+byte's query against the cached keys and values, then the FFN. Only the FFN differs
+between paths: `dense` uses torch's F.linear for the down projection, `sparse` the
+column-skipping kernel, `block_sparse` the 1x16-block kernel (for block-pruned models).
+The up projection is dense in every path: without a predictor, it has to be computed to
+learn which neurons are zero. Everything else is shared, so the two paths' speeds compare
+the FFN alone, and their greedy outputs must be identical.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import torch
+from torch.nn import functional as F
+
+from actsparse import kernels as K
+from actsparse.model import ByteGPT
+
+PATHS = ("dense", "sparse", "block_sparse")
+
+
+@dataclass
+class LayerWeights:
+    ln1: tuple[torch.Tensor, torch.Tensor | None]
+    qkv: tuple[torch.Tensor, torch.Tensor | None]
+    proj: tuple[torch.Tensor, torch.Tensor | None]
+    ln2: tuple[torch.Tensor, torch.Tensor | None]
+    up: tuple[torch.Tensor, torch.Tensor | None]
+    down: tuple[torch.Tensor, torch.Tensor | None]
+    down_t: torch.Tensor  # [F, D] for the sparse kernel
+    down_blocks: K.BlockSparse | None
+
+
+def _wb(m: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor | None]:
+    b = getattr(m, "bias", None)
+    return m.weight.detach().contiguous(), None if b is None else b.detach().contiguous()
+
+
+class DecodeEngine:
+    def __init__(self, model: ByteGPT, path: str = "dense", threads: int = 1) -> None:
+        if path not in PATHS:
+            raise ValueError(f"unknown decode path {path!r}; known: {PATHS}")
+        self.cfg, self.path, self.threads = model.cfg, path, threads
+        self.act = model.h[0].mlp.act  # the model's own activation module
+        self.layers = []
+        for b in model.h:
+            down = _wb(b.mlp.c_proj)
+            down_t = K.transpose_down(down[0])
+            self.layers.append(
+                LayerWeights(
+                    _wb(b.ln_1.norm),
+                    _wb(b.attn.c_attn),
+                    _wb(b.attn.c_proj),
+                    _wb(b.ln_2.norm),
+                    _wb(b.mlp.c_fc),
+                    down,
+                    down_t,
+                    K.BlockSparse.from_dense(down_t) if path == "block_sparse" else None,
+                )
+            )
+        self.wte = model.wte.weight.detach()
+        self.wpe = model.wpe.weight.detach()
+        self.ln_f = _wb(model.ln_f)
+        self.head = model.lm_head.weight.detach()
+        d, t = self.cfg.n_embd, self.cfg.block_size
+        self.k_cache = torch.zeros(len(self.layers), t, d)
+        self.v_cache = torch.zeros(len(self.layers), t, d)
+        self.pos = 0
+        self.zeros = 0
+        self.activations = 0
+
+    def reset(self) -> None:
+        self.pos, self.zeros, self.activations = 0, 0, 0
+
+    def _down(self, lw: LayerWeights, a: torch.Tensor) -> torch.Tensor:
+        if self.path == "dense":
+            return F.linear(a, *lw.down)
+        if self.path == "sparse":
+            return K.sparse_down(a, lw.down_t, lw.down[1], self.threads)
+        return K.block_sparse_down(a, lw.down_blocks, lw.down[1], self.threads)
+
+    @torch.no_grad()
+    def step(self, byte: int) -> torch.Tensor:
+        """Feed one byte at the next position; return the logits for the byte after it."""
+        if self.pos >= self.cfg.block_size:
+            raise ValueError(f"context full: the engine holds {self.cfg.block_size} bytes")
+        d, nh = self.cfg.n_embd, self.cfg.n_head
+        hd, t = d // nh, self.pos
+        x = self.wte[byte] + self.wpe[t]
+        for i, lw in enumerate(self.layers):
+            h = F.layer_norm(x, (d,), *lw.ln1)
+            if self.cfg.norm_relu:
+                h = F.relu(h)
+            q, k, v = F.linear(h, *lw.qkv).split(d)
+            self.k_cache[i, t] = k
+            self.v_cache[i, t] = v
+            keys = self.k_cache[i, : t + 1].view(t + 1, nh, hd)
+            vals = self.v_cache[i, : t + 1].view(t + 1, nh, hd)
+            att = torch.einsum("thd,hd->ht", keys, q.view(nh, hd)) / math.sqrt(hd)
+            y = torch.einsum("ht,thd->hd", att.softmax(dim=-1), vals).reshape(d)
+            x = x + F.linear(y, *lw.proj)
+            h = F.layer_norm(x, (d,), *lw.ln2)
+            if self.cfg.norm_relu:
+                h = F.relu(h)
+            a = self.act(F.linear(h, *lw.up))
+            self.zeros += int((a == 0).sum())
+            self.activations += a.numel()
+            x = x + self._down(lw, a)
+        self.pos += 1
+        return F.linear(F.layer_norm(x, (d,), *self.ln_f), self.head)
+
+    def generate(self, prompt: bytes, n_new: int) -> tuple[bytes, float]:
+        """Greedy continuation of prompt; returns (new bytes, generated bytes per second)."""
+        if len(prompt) + n_new > self.cfg.block_size:
+            raise ValueError(
+                f"prompt ({len(prompt)}) + new bytes ({n_new}) exceed the context "
+                f"of {self.cfg.block_size}"
+            )
+        self.reset()
+        for b in prompt[:-1]:
+            self.step(b)
+        out = bytearray()
+        nxt = prompt[-1]
+        t0 = time.perf_counter()
+        for _ in range(n_new):
+            nxt = int(self.step(nxt).argmax())
+            out.append(nxt)
+        return bytes(out), n_new / (time.perf_counter() - t0)
+
+    @property
+    def act_sparsity(self) -> float:
+        return self.zeros / self.activations if self.activations else float("nan")
+
+
+def decode_rows(
+    name: str,
+    model: ByteGPT,
+    prompt: bytes,
+    n_new: int,
+    paths: list[str],
+    repeats: int,
+    threads: int,
+) -> list[dict]:
+    """Bytes/s of each path (best of `repeats` runs), and whether its greedy output is the
+    dense path's, byte for byte."""
+    results = {}
+    for path in paths:
+        engine = DecodeEngine(model, path, threads)
+        runs = [engine.generate(prompt, n_new) for _ in range(repeats)]
+        results[path] = (runs[0][0], max(r[1] for r in runs), engine.act_sparsity)
+    dense_out, dense_speed, _ = results["dense"]
+    return [
+        {
+            "variant": f"{name}:{path}",
+            "model": name,
+            "path": path,
+            "threads": threads,
+            "n_new": n_new,
+            "bytes_per_s": speed,
+            "speedup_vs_dense_path": speed / dense_speed,
+            "act_sparsity": sparsity,
+            "greedy_identical": out == dense_out,
+        }
+        for path, (out, speed, sparsity) in results.items()
+    ]

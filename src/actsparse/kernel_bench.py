@@ -1,0 +1,341 @@
+"""Wall-clock measurement of the sparse FFN kernels against the fastest dense torch call.
+
+Honest timing rules: every call uses the next layer's weights (all layers cycled, so a
+weight matrix is never still in cache from the previous call unless the whole model fits);
+warm-up calls are discarded; at least `calls` calls are timed one by one; the dense
+baseline is the fastest of several torch formulations on the same data, per shape and
+thread count. Speed is reported, never asserted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from actsparse import kernels as K
+from actsparse.model import ByteGPT
+from actsparse.pruning import magnitude_mask
+
+
+@dataclass(frozen=True)
+class Timing:
+    median: float
+    p10: float
+    p90: float
+
+
+def time_calls(fn: Callable[[int], object], calls: int, warmup: int) -> Timing:
+    """Time fn(i) for i = 0.. (the caller cycles layers and inputs by i), in microseconds."""
+    for i in range(warmup):
+        fn(i)
+    t = np.empty(calls)
+    for i in range(calls):
+        t0 = time.perf_counter_ns()
+        fn(warmup + i)
+        t[i] = (time.perf_counter_ns() - t0) / 1e3
+    return Timing(float(np.median(t)), float(np.percentile(t, 10)), float(np.percentile(t, 90)))
+
+
+@dataclass
+class Layers:
+    """The FFN weights of every layer, in torch's and the kernels' layouts."""
+
+    w_up: list[torch.Tensor]  # [F, D] (c_fc.weight)
+    b_up: list[torch.Tensor]
+    w_down: list[torch.Tensor]  # [D, F] (c_proj.weight)
+    b_down: list[torch.Tensor]
+    wt_down: list[torch.Tensor]  # [F, D]
+
+    @classmethod
+    def random(cls, n_layer: int, d: int, f: int, seed: int = 0) -> Layers:
+        g = torch.Generator().manual_seed(seed)
+        w_up = [torch.randn(f, d, generator=g) * 0.02 for _ in range(n_layer)]
+        w_down = [torch.randn(d, f, generator=g) * 0.02 for _ in range(n_layer)]
+        return cls.of(w_up, [torch.zeros(f)] * n_layer, w_down, [torch.zeros(d)] * n_layer)
+
+    @classmethod
+    def of(cls, w_up, b_up, w_down, b_down) -> Layers:  # noqa: ANN001
+        return cls(
+            [w.detach().contiguous() for w in w_up],
+            [b.detach() for b in b_up],
+            [w.detach().contiguous() for w in w_down],
+            [b.detach() for b in b_down],
+            [K.transpose_down(w) for w in w_down],
+        )
+
+    @classmethod
+    def from_model(cls, model: ByteGPT) -> tuple[Layers, float]:
+        """The model's own FFN weights, and the weight sparsity of its down projections."""
+        mlps = [b.mlp for b in model.h]
+        layers = cls.of(
+            [m.c_fc.weight for m in mlps],
+            [m.c_fc.bias for m in mlps],
+            [m.c_proj.weight for m in mlps],
+            [m.c_proj.bias for m in mlps],
+        )
+        zeros = sum(int((w == 0).sum()) for w in layers.w_down)
+        return layers, zeros / sum(w.numel() for w in layers.w_down)
+
+    def __len__(self) -> int:
+        return len(self.w_up)
+
+
+def dense_down_candidates(layers: Layers) -> dict[str, Callable[[torch.Tensor, int], object]]:
+    """Dense formulations of y = W_down a; which is fastest varies by shape (up to 2.6x)."""
+    n = len(layers)
+    return {
+        "mv": lambda a, i: torch.mv(layers.w_down[i % n], a),
+        "mv_transposed": lambda a, i: torch.mv(layers.wt_down[i % n].t(), a),
+        "linear": lambda a, i: F.linear(a, layers.w_down[i % n]),
+        "vecmat_transposed": lambda a, i: a @ layers.wt_down[i % n],
+    }
+
+
+def fastest_dense(
+    layers: Layers, inputs: Sequence[torch.Tensor], calls: int, warmup: int
+) -> tuple[str, Timing]:
+    best: tuple[str, Timing] | None = None
+    for name, fn in dense_down_candidates(layers).items():
+        t = time_calls(lambda i, fn=fn: fn(inputs[i % len(inputs)], i), calls, warmup)
+        if best is None or t.median < best[1].median:
+            best = (name, t)
+    assert best is not None
+    return best
+
+
+def synthetic_activations(f: int, sparsity: float, count: int, seed: int = 0) -> list:
+    """ReLU-like vectors with exactly round(sparsity * f) zeros at random places."""
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for _ in range(count):
+        a = torch.rand(f, generator=g) + 0.01
+        a[torch.randperm(f, generator=g)[: int(round(sparsity * f))]] = 0.0
+        out.append(a)
+    return out
+
+
+def block_prune(layers: Layers, ratio: float) -> list[K.BlockSparse]:
+    out = []
+    for wt in layers.wt_down:
+        out.append(K.BlockSparse.from_dense(wt * magnitude_mask(wt, ratio, "block16", 1)))
+    return out
+
+
+def row(
+    kernel: str, t: Timing, dense: Timing, dense_impl: str, ideal: float, **extra: object
+) -> dict:
+    speedup = dense.median / t.median
+    strategy = extra.get("strategy")
+    return {
+        "variant": f"{kernel}:{strategy}" if strategy else kernel,
+        "kernel": kernel,
+        "latency_us_median": t.median,
+        "latency_us_p10": t.p10,
+        "latency_us_p90": t.p90,
+        "dense_latency_us": dense.median,
+        "dense_impl": dense_impl,
+        "speedup_vs_dense": speedup,
+        "ideal_speedup": ideal,
+        "fraction_of_ideal": speedup / ideal,
+        **extra,
+    }
+
+
+def bench_down_family(
+    layers: Layers,
+    inputs: Sequence[torch.Tensor],
+    threads: int,
+    calls: int,
+    warmup: int,
+    block_ratio: float,
+    include_torch_gather: bool = True,
+) -> list[dict]:
+    """All kernels at one (shape, thread count, activation set); inputs share one sparsity."""
+    torch.set_num_threads(threads)
+    n, ni = len(layers), len(inputs)
+    dense_impl, dense = fastest_dense(layers, inputs, calls, warmup)
+    density = float(np.mean([(a != 0).float().mean().item() for a in inputs]))
+    rows = []
+
+    def add(
+        kernel: str,
+        fn: Callable[[int], object],
+        ideal: float,
+        base: Timing = dense,
+        base_impl: str = dense_impl,
+        **extra: object,
+    ) -> None:
+        rows.append(
+            row(
+                kernel,
+                time_calls(fn, calls, warmup),
+                base,
+                base_impl,
+                ideal,
+                density=density,
+                threads=threads,
+                **extra,
+            )
+        )
+
+    ideal_down = 1.0 / max(density, 1e-9)
+    for strategy in K.DOWN_STRATEGIES:
+        add(
+            "sparse_down",
+            lambda i, s=strategy: K.sparse_down(
+                inputs[i % ni], layers.wt_down[i % n], None, threads, strategy=s
+            ),
+            ideal_down,
+            strategy=strategy,
+        )
+    if include_torch_gather:  # the torch-only alternative: nonzero + index_select + mv
+
+        def gather(i: int) -> torch.Tensor:
+            a, wt = inputs[i % ni], layers.wt_down[i % n]
+            nz = a.nonzero().squeeze(1)
+            return torch.mv(wt.index_select(0, nz).t(), a.index_select(0, nz))
+
+        add("torch_gather_down", gather, ideal_down)
+    packed = block_prune(layers, block_ratio)
+    add(
+        "block_sparse_down",
+        lambda i: K.block_sparse_down(inputs[i % ni], packed[i % n], None, threads),
+        1.0 / max(density * (1 - block_ratio), 1e-9),
+        weight_sparsity=block_ratio,
+    )
+
+    # Whole FFN at batch 1: up projection, ReLU, down projection (pre-activations of the
+    # inputs' pattern are not needed: the cost of dense up does not depend on values).
+    xs = [torch.randn(layers.w_up[0].shape[1]) for _ in range(ni)]
+
+    def ffn_dense(i: int) -> torch.Tensor:
+        h = torch.relu(F.linear(xs[i % ni], layers.w_up[i % n], layers.b_up[i % n]))
+        return F.linear(h, layers.w_down[i % n], layers.b_down[i % n])
+
+    t_ffn = time_calls(ffn_dense, calls, warmup)
+    idx = [a.nonzero().squeeze(1) for a in inputs]
+
+    # dense up (must run to find the zeros) + sparse down. The up output is replaced by
+    # the benchmark's pattern so every sparsity is measured with the same up cost.
+    def ffn_sparse_down(i: int) -> torch.Tensor:
+        torch.relu(F.linear(xs[i % ni], layers.w_up[i % n], layers.b_up[i % n]))
+        return K.sparse_down(inputs[i % ni], layers.wt_down[i % n], layers.b_down[i % n], threads)
+
+    add("ffn_dense_up_sparse_down", ffn_sparse_down, 2.0 / (1.0 + density), t_ffn, "ffn_dense")
+
+    def ffn_indexed(i: int) -> torch.Tensor:
+        h = K.up_indexed(
+            xs[i % ni], layers.w_up[i % n], layers.b_up[i % n], idx[i % ni], True, threads
+        )
+        return K.sparse_down(h, layers.wt_down[i % n], layers.b_down[i % n], threads)
+
+    add("ffn_indexed_up_sparse_down", ffn_indexed, ideal_down, t_ffn, "ffn_dense")
+    return rows
+
+
+def bench_batches(
+    layers: Layers,
+    sparsity: float,
+    batches: Sequence[int],
+    threads: int,
+    calls: int,
+    warmup: int,
+    seed: int = 0,
+) -> list[dict]:
+    """Batch B <= 8 with independent random patterns, against dense batched F.linear."""
+    torch.set_num_threads(threads)
+    n, f = len(layers), layers.wt_down[0].shape[0]
+    rows = []
+    for b in batches:
+        inputs = [
+            torch.stack(synthetic_activations(f, sparsity, b, seed + 7 * j)) for j in range(8)
+        ]
+        union = float(np.mean([(x != 0).any(0).float().mean().item() for x in inputs]))
+        dense = time_calls(
+            lambda i, x=inputs: F.linear(x[i % 8], layers.w_down[i % n]), calls, warmup
+        )
+        t = time_calls(
+            lambda i, x=inputs: K.sparse_down_batch(x[i % 8], layers.wt_down[i % n], None, threads),
+            calls,
+            warmup,
+        )
+        rows.append(
+            row(
+                "sparse_down_batch",
+                t,
+                dense,
+                "linear_batched",
+                1.0 / union,
+                density=union,
+                threads=threads,
+                batch=b,
+                sparsity=sparsity,
+            )
+        )
+    return rows
+
+
+def synthetic_rows(
+    d: int,
+    f: int,
+    n_layer: int,
+    sparsities: Sequence[float],
+    threads: Sequence[int],
+    calls: int,
+    warmup: int,
+    block_ratio: float,
+    batches: Sequence[int],
+    batch_sparsity: float,
+) -> list[dict]:
+    """The synthetic sweep at one shape: every kernel, sparsity and thread count."""
+    layers = Layers.random(n_layer, d, f)
+    rows = []
+    for t in threads:
+        for s in sparsities:
+            inputs = synthetic_activations(f, s, 8, seed=int(s * 1000))
+            for r in bench_down_family(layers, inputs, t, calls, warmup, block_ratio):
+                rows.append({**r, "pattern": "synthetic", "sparsity": s})
+        rows += [
+            {**r, "pattern": "synthetic"}
+            for r in bench_batches(layers, batch_sparsity, batches, t, calls, warmup)
+        ]
+    shape = {"d_model": d, "d_ffn": f, "n_layer": n_layer}
+    return [{**shape, **r} for r in rows]
+
+
+def real_rows(
+    model_name: str,
+    layers: Layers,
+    acts: list[torch.Tensor],
+    weight_sparsity: float,
+    threads: Sequence[int],
+    calls: int,
+    warmup: int,
+) -> list[dict]:
+    """Recorded activations with the model's own weights: acts[l] is [bytes, F] of layer l.
+
+    Input j of the list pairs with layer j % n_layer, so cycling keeps each activation
+    vector with the down projection it really feeds.
+    """
+    n = len(layers)
+    n_bytes = min(a.shape[0] for a in acts)
+    inputs = [acts[j % n][j // n].contiguous() for j in range(n * n_bytes)]
+    ratio = weight_sparsity if weight_sparsity > 0.25 else 0.5
+    rows = []
+    for t in threads:
+        for r in bench_down_family(layers, inputs, t, calls, warmup, ratio):
+            rows.append(
+                {
+                    **r,
+                    "variant": f"{model_name}:{r['kernel']}",
+                    "model": model_name,
+                    "pattern": "real",
+                }
+            )
+    d, f = layers.w_down[0].shape
+    return [{"d_model": d, "d_ffn": f, "n_layer": n, **r} for r in rows]

@@ -1,0 +1,38 @@
+"""Rule kernel_benchmark: sparse FFN kernels timed against the fastest dense torch call."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+from pathlib import Path
+
+from actsparse.kernel_bench import Layers, real_rows, synthetic_rows
+from actsparse.recording import record_ffn_inputs
+from actsparse.retrofit import load_for_eval
+from actsparse.tables import write_table
+
+cfg = snakemake.params.cfg
+k = cfg["kernels"]
+rows = []
+for shape in k["shapes"]:
+    print(f"synthetic {shape}", file=sys.stderr)
+    rows += synthetic_rows(
+        shape["d_model"],
+        shape["d_ffn"],
+        shape["n_layer"],
+        k["sparsities"],
+        k["threads"],
+        k["calls"],
+        k["warmup"],
+        k["block_ratio"],
+        k["batches"],
+        k["batch_sparsity"],
+    )
+for path in snakemake.input.models:
+    name = Path(path).stem
+    print(f"real patterns of {name}", file=sys.stderr)
+    model, val, starts = load_for_eval(path, snakemake.input.val, k["real_windows"])
+    layers, weight_sparsity = Layers.from_model(model)
+    acts = record_ffn_inputs(model, val, starts)
+    rows += real_rows(name, layers, acts, weight_sparsity, k["threads"], k["calls"], k["warmup"])
+write_table("kernels", rows, snakemake.output.table, cfg)
