@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from actsparse.decode import DecodeEngine
+from actsparse.decode import CppDecodeEngine, DecodeEngine
 from actsparse.model import ByteGPT
 from actsparse.pruning import prune_ffn
 from actsparse.train import TrainConfig, train
@@ -57,3 +57,35 @@ def test_context_overflow_and_unknown_path_are_rejected(relu_model):
         DecodeEngine(relu_model).generate(b"x" * 60, 10)
     with pytest.raises(ValueError, match="unknown decode path"):
         DecodeEngine(relu_model, "magic")
+
+
+@pytest.mark.parametrize("portable", [False, True])
+@pytest.mark.parametrize("path", ["dense", "sparse", "block_sparse"])
+def test_cpp_engine_logits_equal_the_full_forward_pass(relu_model, path, portable):
+    x = torch.tensor(list(b"the quick brown fox"))
+    with torch.no_grad():
+        full = relu_model(x[None])[0]
+    engine = CppDecodeEngine(relu_model, path, portable=portable)
+    for t, b in enumerate(x.tolist()):
+        torch.testing.assert_close(engine.step(b), full[t], atol=2e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("activation", ["gelu", "xsigmoid", "shifted_relu"])
+def test_cpp_engine_supports_every_activation(activation):
+    torch.manual_seed(0)
+    model = ByteGPT(tiny_config(activation=activation, act_beta=1.7, act_shift=0.05)).eval()
+    x = torch.tensor(list(b"abcdef"))
+    with torch.no_grad():
+        full = model(x[None])[0]
+    engine = CppDecodeEngine(model, "sparse")
+    for t, b in enumerate(x.tolist()):
+        torch.testing.assert_close(engine.step(b), full[t], atol=2e-4, rtol=1e-4)
+
+
+def test_cpp_sparse_paths_generate_exactly_the_dense_bytes(relu_model):
+    outs = {
+        p: CppDecodeEngine(relu_model, p).generate(b"the quick ", 40)[0]
+        for p in ("dense", "sparse", "block_sparse")
+    }
+    assert outs["dense"] == outs["sparse"] == outs["block_sparse"]
+    assert outs["dense"] == DecodeEngine(relu_model, "dense").generate(b"the quick ", 40)[0]

@@ -137,6 +137,75 @@ class DecodeEngine:
         return self.zeros / self.activations if self.activations else float("nan")
 
 
+ACT_KINDS = {"gelu": 0, "relu": 1, "shifted_relu": 2, "xsigmoid": 3}
+
+
+class CppDecodeEngine:
+    """The same engine as DecodeEngine, one C++ call per byte (no per-op Python overhead);
+    this is the one the decode stage times."""
+
+    def __init__(
+        self, model: ByteGPT, path: str = "dense", threads: int = 1, portable: bool = False
+    ) -> None:
+        py = DecodeEngine(model, path, threads)  # reuses its weight extraction
+        empty = torch.empty(0)
+        layers = []
+        for lw in py.layers:
+            blocks = lw.down_blocks or K.BlockSparse(
+                torch.zeros(1, dtype=torch.int64), torch.empty(0, dtype=torch.int32), empty, 0
+            )
+            layers.append(
+                [
+                    *(
+                        t if t is not None else empty
+                        for pair in (lw.ln1, lw.qkv, lw.proj, lw.ln2, lw.up, lw.down)
+                        for t in pair
+                    ),
+                    lw.down_t,
+                    blocks.row_ptr,
+                    blocks.block_col,
+                    blocks.values,
+                ]
+            )
+        cfg = model.cfg
+        self.cfg = cfg
+        self._engine = K.extension().DecodeEngineCpp(
+            layers,
+            py.wte.contiguous(),
+            py.wpe.contiguous(),
+            py.ln_f[0],
+            py.ln_f[1] if py.ln_f[1] is not None else empty,
+            py.head.contiguous(),
+            cfg.n_head,
+            ACT_KINDS[cfg.activation],
+            cfg.act_shift,
+            cfg.act_beta,
+            cfg.norm_relu,
+            PATHS.index(path),
+            portable,
+        )
+
+    def step(self, byte: int) -> torch.Tensor:
+        return self._engine.step(byte)
+
+    def reset(self) -> None:
+        self._engine.reset()
+
+    def generate(self, prompt: bytes, n_new: int) -> tuple[bytes, float]:
+        if len(prompt) + n_new > self.cfg.block_size:
+            raise ValueError(
+                f"prompt ({len(prompt)}) + new bytes ({n_new}) exceed the context "
+                f"of {self.cfg.block_size}"
+            )
+        out, seconds = self._engine.generate(list(prompt), n_new)
+        return bytes(out), n_new / seconds
+
+    @property
+    def act_sparsity(self) -> float:
+        total = self._engine.total()
+        return self._engine.zeros() / total if total else float("nan")
+
+
 def decode_rows(
     name: str,
     model: ByteGPT,
@@ -150,7 +219,7 @@ def decode_rows(
     dense path's, byte for byte."""
     results = {}
     for path in paths:
-        engine = DecodeEngine(model, path, threads)
+        engine = CppDecodeEngine(model, path, threads)
         runs = [engine.generate(prompt, n_new) for _ in range(repeats)]
         results[path] = (runs[0][0], max(r[1] for r in runs), engine.act_sparsity)
     dense_out, dense_speed, _ = results["dense"]

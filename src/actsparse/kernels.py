@@ -21,7 +21,8 @@ import torch
 
 from actsparse.corpus import default_cache_dir
 
-SOURCE = Path(__file__).with_name("csrc") / "sparse_ffn.cpp"
+CSRC = Path(__file__).with_name("csrc")
+SOURCES = [CSRC / "sparse_ffn.cpp", CSRC / "decode_engine.cpp"]
 BLOCK = 16
 DOWN_STRATEGIES = {"auto": 0, "tiles": 1, "rows": 2}
 
@@ -45,14 +46,18 @@ def extension() -> ModuleType:
         cpp_extension.verify_ninja_availability()
     except RuntimeError as e:
         raise KernelBuildError(f"the sparse kernels need ninja (pip install ninja): {e}") from e
-    digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:12]
+    h = hashlib.sha256()
+    for f in sorted(CSRC.iterdir()):
+        h.update(f.name.encode() + f.read_bytes())
+    digest = h.hexdigest()[:12]
     build = default_cache_dir() / "torch_extensions" / digest
     build.mkdir(parents=True, exist_ok=True)
     try:
         return cpp_extension.load(
             name=f"actsparse_kernels_{digest}",
-            sources=[str(SOURCE)],
+            sources=[str(f) for f in SOURCES],
             extra_cflags=["-O3", "-fopenmp"],
+            extra_include_paths=[str(CSRC)],
             extra_ldflags=["-fopenmp"],
             build_directory=str(build),
             verbose=False,

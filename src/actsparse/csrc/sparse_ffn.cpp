@@ -19,6 +19,10 @@
 #include <cstdint>
 #include <vector>
 
+#include "sparse_ffn.h"
+
+void bind_decode_engine(pybind11::module& m);  // decode_engine.cpp
+
 namespace {
 
 constexpr int64_t kLanes = 16;       // floats per AVX-512 register
@@ -66,9 +70,6 @@ __attribute__((target("avx512f"))) int64_t active_avx512(const float* a, int64_t
   return k;
 }
 
-int64_t extract_active(const float* a, int64_t n, int32_t* idx, bool avx) {
-  return avx ? active_avx512(a, n, idx) : active_portable(a, n, idx);
-}
 
 // Union over a small batch: neuron i is active if any row has a nonzero there.
 int64_t union_active(const float* A, int64_t B, int64_t n, int32_t* idx) {
@@ -193,7 +194,7 @@ torch::Tensor sparse_down(torch::Tensor a, torch::Tensor wt, torch::Tensor bias,
   auto y = torch::empty({D}, a.options());
   std::vector<int32_t> idx(F);
   const bool avx = use_avx512(portable);
-  const int64_t nnz = extract_active(a.data_ptr<float>(), F, idx.data(), avx);
+  const int64_t nnz = actsparse::extract_active(a.data_ptr<float>(), F, idx.data(), avx);
   float* yp = y.data_ptr<float>();
   init_bias(yp, bias, D);
   const float *ap = a.data_ptr<float>(), *wp = wt.data_ptr<float>();
@@ -340,7 +341,7 @@ torch::Tensor block_sparse_down(torch::Tensor a, torch::Tensor row_ptr, torch::T
   std::vector<int32_t> idx(F);
   const bool avx = use_avx512(portable);
   const float* ap = a.data_ptr<float>();
-  const int64_t nnz = extract_active(ap, F, idx.data(), avx);
+  const int64_t nnz = actsparse::extract_active(ap, F, idx.data(), avx);
   const int nt = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, nnz)));
   // Each thread sums its share of the active rows into a private y; then one reduction.
   std::vector<float> ys(static_cast<size_t>(nt) * Dp, 0.0f);
@@ -427,6 +428,27 @@ torch::Tensor up_indexed(torch::Tensor x, torch::Tensor w, torch::Tensor bias, t
 
 bool has_avx512() { return cpu_has_avx512(); }
 
+namespace actsparse {
+bool avx512_available() { return ::cpu_has_avx512(); }
+float dot(const float* w, const float* x, int64_t D, bool avx) {
+  return avx ? dot_avx512(w, x, D) : dot_portable(w, x, D);
+}
+int64_t extract_active(const float* a, int64_t n, int32_t* idx, bool avx) {
+  return avx ? active_avx512(a, n, idx) : active_portable(a, n, idx);
+}
+void down_rows(const float* a, const int32_t* idx, int64_t nnz, const float* wt, int64_t D,
+               float* y, bool avx) {
+  if (avx) down_rows_avx512(a, idx, nnz, wt, D, 0, D, y);
+  else down_cols_portable(a, idx, nnz, wt, D, 0, D, y);
+}
+void block_rows(const float* a, const int32_t* idx, int64_t k0, int64_t k1,
+                const int64_t* row_ptr, const int32_t* block_col, const float* vals, float* y,
+                bool avx) {
+  if (avx) block_rows_avx512(a, idx, k0, k1, row_ptr, block_col, vals, y);
+  else block_rows_portable(a, idx, k0, k1, row_ptr, block_col, vals, y);
+}
+}  // namespace actsparse
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.doc() = "actsparse sparse FFN kernels (fp32, CPU)";
   m.def("sparse_down", &sparse_down, "column-skipping GEMV: Wt^T a + bias");
@@ -434,4 +456,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("block_sparse_down", &block_sparse_down, "1x16-block weights x sparse activations");
   m.def("up_indexed", &up_indexed, "up projection restricted to an index set");
   m.def("has_avx512", &has_avx512, "whether the AVX-512 path runs on this CPU");
+  bind_decode_engine(m);
 }

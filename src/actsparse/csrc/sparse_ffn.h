@@ -1,0 +1,21 @@
+// The kernel building blocks shared by the sparse FFN ops and the decode engine.
+#pragma once
+
+#include <cstdint>
+
+namespace actsparse {
+
+bool avx512_available();
+// Dot product of two length-D float vectors.
+float dot(const float* w, const float* x, int64_t D, bool avx);
+// Indices of the nonzero entries of a[0:n] into idx; returns their count.
+int64_t extract_active(const float* a, int64_t n, int32_t* idx, bool avx);
+// y[0:D] += sum_k a[idx_k] * wt[idx_k, :] (wt row-major [F, D]), row streaming.
+void down_rows(const float* a, const int32_t* idx, int64_t nnz, const float* wt, int64_t D,
+               float* y, bool avx);
+// y += rows idx[k0:k1] of a 1x16-block-sparse wt (see block_sparse_down).
+void block_rows(const float* a, const int32_t* idx, int64_t k0, int64_t k1,
+                const int64_t* row_ptr, const int32_t* block_col, const float* vals, float* y,
+                bool avx);
+
+}  // namespace actsparse
