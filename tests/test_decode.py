@@ -1,6 +1,8 @@
 """The decode engine: KV-cache logits equal the full forward pass, and the sparse FFN
 paths generate exactly the bytes the dense path generates."""
 
+import functools
+
 import numpy as np
 import pytest
 import torch
@@ -27,14 +29,22 @@ def relu_model():
     return model.eval()
 
 
+ENGINES = {
+    "python": DecodeEngine,
+    "cpp": CppDecodeEngine,
+    "cpp_portable": functools.partial(CppDecodeEngine, portable=True),
+}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("path", ["dense", "sparse", "block_sparse"])
-def test_cached_logits_equal_the_full_forward_pass(relu_model, path):
+def test_cached_logits_equal_the_full_forward_pass(relu_model, engine, path):
     x = torch.tensor(list(b"the quick brown fox"))
     with torch.no_grad():
         full = relu_model(x[None])[0]
-    engine = DecodeEngine(relu_model, path)
+    e = ENGINES[engine](relu_model, path)
     for t, b in enumerate(x.tolist()):
-        torch.testing.assert_close(engine.step(b), full[t], atol=2e-4, rtol=1e-4)
+        torch.testing.assert_close(e.step(b), full[t], atol=2e-4, rtol=1e-4)
 
 
 def test_sparse_paths_generate_exactly_the_dense_bytes(relu_model):
@@ -57,17 +67,6 @@ def test_context_overflow_and_unknown_path_are_rejected(relu_model):
         DecodeEngine(relu_model).generate(b"x" * 60, 10)
     with pytest.raises(ValueError, match="unknown decode path"):
         DecodeEngine(relu_model, "magic")
-
-
-@pytest.mark.parametrize("portable", [False, True])
-@pytest.mark.parametrize("path", ["dense", "sparse", "block_sparse"])
-def test_cpp_engine_logits_equal_the_full_forward_pass(relu_model, path, portable):
-    x = torch.tensor(list(b"the quick brown fox"))
-    with torch.no_grad():
-        full = relu_model(x[None])[0]
-    engine = CppDecodeEngine(relu_model, path, portable=portable)
-    for t, b in enumerate(x.tolist()):
-        torch.testing.assert_close(engine.step(b), full[t], atol=2e-4, rtol=1e-4)
 
 
 @pytest.mark.parametrize("activation", ["gelu", "xsigmoid", "shifted_relu"])
