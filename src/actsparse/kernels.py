@@ -90,8 +90,9 @@ def sparse_down(
     """y = wt.T @ a + bias for a mostly-zero a [F]; wt from `transpose_down`.
 
     strategy: "tiles" keeps 128 output columns in registers and passes over the active rows
-    once per tile; "rows" streams each active row whole into y held in L1; "auto" picks
-    tiles for D <= 256 and rows above (measured: see the kernel_benchmark stage).
+    once per tile; "rows" streams each active row whole into y held in L1; "auto" takes
+    rows only for D > 256 with more than half the neurons active, tiles otherwise (the
+    kernel_benchmark stage measures all three).
     """
     code = DOWN_STRATEGIES[strategy]
     return extension().sparse_down(a.contiguous(), wt, _bias(bias), threads, portable, code)

@@ -199,8 +199,10 @@ torch::Tensor sparse_down(torch::Tensor a, torch::Tensor wt, torch::Tensor bias,
   init_bias(yp, bias, D);
   const float *ap = a.data_ptr<float>(), *wp = wt.data_ptr<float>();
   over_column_ranges(D, static_cast<int>(threads), [&](int64_t d0, int64_t d1) {
-    // strategy 0 (auto): register tiles while a row is at most two tiles, rows beyond.
-    const bool rows = strategy == 2 || (strategy == 0 && D > 2 * kTile);
+    // strategy 0 (auto), from the kernel_benchmark stage on this machine kind: register
+    // tiles win at hidden 256 and whenever at most half the neurons are active; whole-row
+    // streaming wins for wide rows (D > 256) at high density, where tiles re-read rows.
+    const bool rows = strategy == 2 || (strategy == 0 && D > 2 * kTile && 2 * nnz > F);
     if (!avx) down_cols_portable(ap, idx.data(), nnz, wp, D, d0, d1, yp);
     else if (rows) down_rows_avx512(ap, idx.data(), nnz, wp, D, d0, d1, yp);
     else down_cols_avx512(ap, idx.data(), nnz, wp, D, d0, d1, yp);
