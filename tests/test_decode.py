@@ -29,6 +29,15 @@ def relu_model():
     return model.eval()
 
 
+def assert_steps_match_forward(engine, model: ByteGPT, text: bytes) -> None:
+    """Each cached step's logits equal the full forward pass at that position."""
+    x = torch.tensor(list(text))
+    with torch.no_grad():
+        full = model(x[None])[0]
+    for t, b in enumerate(x.tolist()):
+        torch.testing.assert_close(engine.step(b), full[t], atol=2e-4, rtol=1e-4)
+
+
 ENGINES = {
     "python": DecodeEngine,
     "cpp": CppDecodeEngine,
@@ -39,12 +48,7 @@ ENGINES = {
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("path", ["dense", "sparse", "block_sparse"])
 def test_cached_logits_equal_the_full_forward_pass(relu_model, engine, path):
-    x = torch.tensor(list(b"the quick brown fox"))
-    with torch.no_grad():
-        full = relu_model(x[None])[0]
-    e = ENGINES[engine](relu_model, path)
-    for t, b in enumerate(x.tolist()):
-        torch.testing.assert_close(e.step(b), full[t], atol=2e-4, rtol=1e-4)
+    assert_steps_match_forward(ENGINES[engine](relu_model, path), relu_model, b"the quick brown")
 
 
 def test_sparse_paths_generate_exactly_the_dense_bytes(relu_model):
@@ -73,12 +77,7 @@ def test_context_overflow_and_unknown_path_are_rejected(relu_model):
 def test_cpp_engine_supports_every_activation(activation):
     torch.manual_seed(0)
     model = ByteGPT(tiny_config(activation=activation, act_beta=1.7, act_shift=0.05)).eval()
-    x = torch.tensor(list(b"abcdef"))
-    with torch.no_grad():
-        full = model(x[None])[0]
-    engine = CppDecodeEngine(model, "sparse")
-    for t, b in enumerate(x.tolist()):
-        torch.testing.assert_close(engine.step(b), full[t], atol=2e-4, rtol=1e-4)
+    assert_steps_match_forward(CppDecodeEngine(model, "sparse"), model, b"abcdef")
 
 
 def test_cpp_sparse_paths_generate_exactly_the_dense_bytes(relu_model):

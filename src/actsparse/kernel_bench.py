@@ -85,7 +85,10 @@ class Layers:
         return len(self.w_up)
 
 
-def dense_down_candidates(layers: Layers) -> dict[str, Callable[[torch.Tensor, int], object]]:
+Candidate = Callable[[torch.Tensor, int], torch.Tensor]
+
+
+def dense_down_candidates(layers: Layers) -> dict[str, Candidate]:
     """Dense formulations of y = W_down a; which is fastest varies by shape (up to 2.6x)."""
     n = len(layers)
     return {
@@ -96,34 +99,26 @@ def dense_down_candidates(layers: Layers) -> dict[str, Callable[[torch.Tensor, i
     }
 
 
-def fastest_dense_up(
-    layers: Layers, xs: Sequence[torch.Tensor], calls: int, warmup: int
-) -> tuple[str, Callable[[torch.Tensor, int], torch.Tensor]]:
-    """The fastest dense torch formulation of h = W_up x + b (W_up is [F, D])."""
+def fastest(
+    candidates: dict[str, Candidate], inputs: Sequence[torch.Tensor], calls: int, warmup: int
+) -> tuple[str, Timing]:
+    """Time every candidate on the same inputs (layers cycled by call index); keep the best."""
+    timed = {
+        name: time_calls(lambda i, fn=fn: fn(inputs[i % len(inputs)], i), calls, warmup)
+        for name, fn in candidates.items()
+    }
+    best = min(timed, key=lambda name: timed[name].median)
+    return best, timed[best]
+
+
+def dense_up_candidates(layers: Layers) -> dict[str, Candidate]:
+    """Dense formulations of h = W_up x + b (W_up is [F, D])."""
     n = len(layers)
-    candidates = {
+    return {
         "linear": lambda x, i: F.linear(x, layers.w_up[i % n], layers.b_up[i % n]),
         "mv": lambda x, i: torch.mv(layers.w_up[i % n], x) + layers.b_up[i % n],
         "addmv": lambda x, i: torch.addmv(layers.b_up[i % n], layers.w_up[i % n], x),
     }
-    timed = {
-        name: time_calls(lambda i, fn=fn: fn(xs[i % len(xs)], i), calls, warmup).median
-        for name, fn in candidates.items()
-    }
-    best = min(timed, key=timed.get)
-    return best, candidates[best]
-
-
-def fastest_dense(
-    layers: Layers, inputs: Sequence[torch.Tensor], calls: int, warmup: int
-) -> tuple[str, Timing]:
-    best: tuple[str, Timing] | None = None
-    for name, fn in dense_down_candidates(layers).items():
-        t = time_calls(lambda i, fn=fn: fn(inputs[i % len(inputs)], i), calls, warmup)
-        if best is None or t.median < best[1].median:
-            best = (name, t)
-    assert best is not None
-    return best
 
 
 def synthetic_activations(f: int, sparsity: float, count: int, seed: int = 0) -> list:
@@ -176,7 +171,7 @@ def bench_down_family(
     """All kernels at one (shape, thread count, activation set); inputs share one sparsity."""
     torch.set_num_threads(threads)
     n, ni = len(layers), len(inputs)
-    dense_impl, dense = fastest_dense(layers, inputs, calls, warmup)
+    dense_impl, dense = fastest(dense_down_candidates(layers), inputs, calls, warmup)
     density = float(np.mean([(a != 0).float().mean().item() for a in inputs]))
     rows = []
 
@@ -232,7 +227,8 @@ def bench_down_family(
     # fastest dense down call, so the ratio measures the sparse down projection alone. The
     # up output is replaced by the benchmark's pattern so every sparsity pays the same up.
     xs = [torch.randn(layers.w_up[0].shape[1]) for _ in range(ni)]
-    up_impl, up = fastest_dense_up(layers, xs, calls, warmup)
+    up_impl, _ = fastest(dense_up_candidates(layers), xs, calls, warmup)
+    up = dense_up_candidates(layers)[up_impl]
     down = dense_down_candidates(layers)[dense_impl]
 
     def ffn_dense(i: int) -> torch.Tensor:
