@@ -155,6 +155,19 @@ def test_plot_option_reruns_only_the_plot(smoke_run, tmp_path):
 
 
 @pytest.mark.slow
+def test_editing_a_library_module_reruns_only_the_stages_that_use_it(smoke_run):
+    module = smoke_run / "src/actsparse/pruning.py"
+    original = module.read_text()
+    try:
+        module.write_text(original + "\n# an edit\n")
+        jobs = planned_jobs(snakemake(smoke_run, "-n", "--configfile", "config/smoke.yaml"))
+    finally:
+        module.write_text(original)
+    assert {"prune", "combined_sparsity", "kernel_benchmark"} <= set(jobs), jobs
+    assert not {"corpus", "train_dense", "relufy_finetune", "scratch", "hard_swap"} & set(jobs)
+
+
+@pytest.mark.slow
 def test_adding_a_sweep_value_runs_only_the_new_jobs(smoke_run, tmp_path):
     cfg = (smoke_run / "config/smoke.yaml").read_text()
     cfg = cfg.replace("taus: [0.01, 0.1]\n  max_rel_ce", "taus: [0.01, 0.1, 0.05]\n  max_rel_ce")

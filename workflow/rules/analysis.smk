@@ -18,6 +18,8 @@ rule gather_table:
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        lib=code("gather_table.py"),
     script:
         "../scripts/gather_table.py"
 
@@ -42,6 +44,7 @@ rule flops:
         mem_mb=1000,
         runtime=5,
     params:
+        lib=code("flops.py"),
         cfg=section(),
     script:
         "../scripts/flops.py"
@@ -69,6 +72,7 @@ rule refuted_log:
         mem_mb=1000,
         runtime=5,
     params:
+        lib=code("refuted_log.py"),
         cfg=section("refuted_log"),
     script:
         "../scripts/refuted_log.py"

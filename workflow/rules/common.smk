@@ -1,9 +1,11 @@
 # Validation, shared paths and the config subsets each rule passes through params:.
 # Validation runs at parse time, so a bad config stops the workflow before any job.
 import sys
+from pathlib import Path
 
 from actsparse.config import ConfigError, load_schema, validate_config
 from actsparse.plots import FIGURE_TABLES
+from actsparse.provenance import library_digest
 
 try:
     config = validate_config(
@@ -22,6 +24,12 @@ SPLITS = {s: f"{RES}/data/{s}.bin" for s in ("train", "val", "test")}
 # The config subset a rule depends on: editing anything else never reruns it. Always
 # carries run_name and seed, which stamp every table row.
 section = lambda *names: {n: config[n] for n in ("run_name", "seed", *names)}
+# The digest of the library code a rule script runs (its actsparse imports, transitively):
+# in params, so editing a module reruns the stages that use it and nothing else.
+code = lambda script: library_digest(
+    Path(workflow.basedir) / "workflow" / "scripts" / script,
+    Path(workflow.basedir) / "src" / "actsparse",
+)
 # A sweep stage's section without its sweep list: adding a value adds jobs, reruns none.
 sweep_section = lambda name, sweep_key: {
     **section("device", "train_dense"),

@@ -15,6 +15,7 @@ rule corpus:
         mem_mb=2000,
         runtime=30,
     params:
+        lib=code("corpus.py"),
         cfg=section("run_name", "seed", "data"),
         context=config["model"]["block_size"],
     script:

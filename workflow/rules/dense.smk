@@ -17,6 +17,7 @@ rule train_dense:
         mem_mb=4000,
         runtime=120,
     params:
+        lib=code("train_dense.py"),
         cfg=section("run_name", "seed", "device", "data", "model", "train_dense"),
         checkpoint=f"{RES}/checkpoints/train_dense.pt",
     script:

@@ -20,6 +20,7 @@ rule kernel_benchmark:
         mem_mb=4000,
         runtime=30,
     params:
+        lib=code("kernel_benchmark.py"),
         cfg=section("kernels"),
     script:
         "../scripts/kernel_benchmark.py"
@@ -44,6 +45,7 @@ rule decode:
         mem_mb=2000,
         runtime=30,
     params:
+        lib=code("decode.py"),
         cfg=section("decode"),
     script:
         "../scripts/decode.py"

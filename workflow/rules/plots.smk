@@ -21,6 +21,7 @@ rule plot:
         mem_mb=1000,
         runtime=10,
     params:
+        lib=code("plot.py"),
         plots=config["plots"],
     script:
         "../scripts/plot.py"

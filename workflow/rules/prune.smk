@@ -19,6 +19,7 @@ rule prune:
         mem_mb=4000,
         runtime=60,
     params:
+        lib=code("prune.py"),
         cfg=lambda w: {
             **sweep_section("prune", "ratios"),
             "prune": {

@@ -19,6 +19,7 @@ rule relufy_finetune:
         mem_mb=4000,
         runtime=60,
     params:
+        lib=code("relufy_finetune.py"),
         cfg=sweep_section("relufy", "lams"),
         lam=lambda w: float(w.lam),
         checkpoint=lambda w: f"{RES}/checkpoints/relufy_lam{w.lam}.pt",
@@ -43,6 +44,7 @@ rule scratch:
         mem_mb=4000,
         runtime=120,
     params:
+        lib=code("scratch.py"),
         cfg=lambda w: {
             **sweep_section("scratch", "variants"),
             "model": config["model"],
@@ -71,6 +73,7 @@ rule combined_sparsity:
         mem_mb=4000,
         runtime=60,
     params:
+        lib=code("combined_sparsity.py"),
         cfg=sweep_section("combined", "structures"),
         checkpoint=lambda w: f"{RES}/checkpoints/combined_{w.structure}.pt",
     script:

@@ -18,6 +18,7 @@ rule dense_stats:
         mem_mb=3000,
         runtime=30,
     params:
+        lib=code("dense_stats.py"),
         cfg=section("train_dense", "dense_stats"),
     script:
         "../scripts/dense_stats.py"
@@ -40,6 +41,7 @@ rule naive_gating:
         mem_mb=2000,
         runtime=20,
     params:
+        lib=code("naive_gating.py"),
         cfg=sweep_section("naive_gating", "taus"),
         tau=lambda w: float(w.tau),
     script:
@@ -63,6 +65,7 @@ rule hard_swap:
         mem_mb=2000,
         runtime=20,
     params:
+        lib=code("hard_swap.py"),
         cfg=section("train_dense", "hard_swap"),
     script:
         "../scripts/hard_swap.py"
