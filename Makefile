@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --disable-pip-version-check -q -e '.[dev]'
 	touch $@
 
-# The default run trains for ~11 minutes; everything is logged under logs/<run>/.
+# The default run takes ~45 minutes on 2 cores; everything is logged under logs/<run>/.
 reproduce: install
 	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --keep-going
 

@@ -91,7 +91,11 @@ def gating_sweep(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: i
     g = t["naive_gating"].sort_values("tau")
     fig, ax = plt.subplots(figsize=(5.5, 4.0))
     ax.plot(g.down_flops_saved, g.rel_ce, marker="o")
+    last_x = -1.0
     for r in g.itertuples():
+        if r.down_flops_saved - last_x < 0.03:  # keep labels of crowded points legible
+            continue
+        last_x = r.down_flops_saved
         ax.annotate(
             f"τ={r.tau:g}",
             (r.down_flops_saved, r.rel_ce),
