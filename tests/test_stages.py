@@ -236,3 +236,50 @@ def test_refuted_log_marks_a_failing_variant():
 def test_end_points_take_the_last_step_of_each_variant():
     df = hand_tables(0.037)["relufy"]
     assert end_points(df).loc["relufy_lam0.3", "step"] == 500
+
+
+def control_table(tmp_path, budget):
+    from actsparse.tables import write_table
+
+    rows = [
+        dict(variant="dense_control", row_type="curve", step=s, ce=ce)
+        for s, ce in [(0, 2.0), (50, 1.9), (100, 1.8)]
+    ]
+    path = tmp_path / "dense_control.parquet"
+    write_table("dense_control", rows, path, {"run_name": "t", "seed": 0, "relufy": budget})
+    return path
+
+
+BUDGET = dict(
+    steps=100,
+    batch_size=8,
+    lr=5e-4,
+    warmup_steps=20,
+    min_lr_frac=0.1,
+    weight_decay=0.1,
+    grad_clip=1.0,
+    eval_every=50,
+    precision="fp32",
+)
+
+
+def test_delta_ce_matched_subtracts_the_control_at_the_same_step(tmp_path):
+    from actsparse.finetune import add_matched
+
+    rows = [
+        dict(row_type="curve", step=0, ce=2.5),
+        dict(row_type="curve", step=100, ce=1.85),
+        dict(row_type="layer", step=100, layer=0, act_sparsity=0.9),
+    ]
+    out = add_matched(rows, control_table(tmp_path, BUDGET), {**BUDGET, "lams": [1]})
+    assert out[0]["delta_ce_matched"] == pytest.approx(0.5)
+    assert out[1]["delta_ce_matched"] == pytest.approx(0.05)
+    assert "delta_ce_matched" not in out[2]
+
+
+def test_no_matched_value_when_the_budget_differs_from_the_control(tmp_path):
+    from actsparse.finetune import add_matched
+
+    rows = [dict(row_type="curve", step=100, ce=1.85)]
+    out = add_matched(rows, control_table(tmp_path, BUDGET), {**BUDGET, "lr": 1e-3})
+    assert "delta_ce_matched" not in out[0]

@@ -76,11 +76,14 @@ STAGE_TABLES = [
     "dense_stats",
     "naive_gating",
     "hard_swap",
+    "dense_control",
     "relufy",
     "scratch",
     "prune",
     "combined",
     "flops",
+    "kernels",
+    "decode",
     "refuted",
 ]
 FIGURES = [
@@ -93,6 +96,7 @@ FIGURES = [
     "layer_sparsity",
     "prune_recovery",
     "combined_summary",
+    "kernel_latency",
 ]
 
 
@@ -103,6 +107,13 @@ def test_smoke_run_writes_every_stage_table_with_provenance(smoke_run, table):
     assert len(df) > 0
     for col in ("variant", "run_name", "config_hash", "seed"):
         assert df[col].notna().all(), col
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("table", ["relufy", "prune", "combined"])
+def test_every_finetune_curve_has_a_matched_delta(smoke_run, table):
+    df = pd.read_parquet(smoke_run / f"results/smoke/tables/{table}.parquet")
+    assert df[df.row_type == "curve"].delta_ce_matched.notna().all()
 
 
 @pytest.mark.slow

@@ -6,6 +6,7 @@ fixed validation windows: step 0 is the model right after the change, before any
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import torch
 
 from actsparse.evaluate import EvalResult, evaluate, window_starts
 from actsparse.model import ByteGPT
+from actsparse.tables import read_table, table_params
 from actsparse.train import Regulariser, TrainConfig, train
 
 
@@ -82,3 +84,46 @@ def finetune(
         )
     rows += layer_rows(result.final_val, tcfg.steps)
     return rows
+
+
+# The hyper-parameters that define a fine-tune's budget: a control matches only if all agree.
+BUDGET_KEYS = (
+    "steps",
+    "batch_size",
+    "lr",
+    "warmup_steps",
+    "min_lr_frac",
+    "weight_decay",
+    "grad_clip",
+    "eval_every",
+    "precision",
+)
+
+
+def add_matched(
+    rows: list[dict[str, Any]], control_path: str | Path, budget: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """`delta_ce_matched` on every curve row: ce minus the compute-matched dense control's ce
+    at the same step. The control is the dense GELU model fine-tuned with the same budget on
+    the same batches (batches are a function of seed and step), so what the dense model
+    would have gained from the extra steps anyway is not credited to sparsity. A fine-tune
+    whose budget differs from the control's gets no matched value.
+
+    control_path: the dense_control table; its budget is the `relufy` section it ran with.
+    """
+    control_budget = table_params(control_path)["relufy"]
+    if any(budget.get(k) != control_budget.get(k) for k in BUDGET_KEYS):
+        print(
+            f"no delta_ce_matched: budget differs from the control's {control_budget}",
+            file=sys.stderr,
+        )
+        return rows
+    control = read_table(control_path)
+    curve = control[control.row_type == "curve"]
+    ce_at = dict(zip(curve.step.astype(int), curve.ce, strict=True))
+    return [
+        {**r, "delta_ce_matched": r["ce"] - ce_at[r["step"]]}
+        if r.get("row_type") == "curve" and r.get("step") in ce_at
+        else r
+        for r in rows
+    ]

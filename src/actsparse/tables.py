@@ -42,6 +42,7 @@ FINETUNE = (
     ("ce", F64),
     ("delta_ce", F64),
     ("rel_ce", F64),
+    ("delta_ce_matched", F64),  # against the compute-matched dense control (dense_control)
     ("train_ce", F64),
     ("act_sparsity", F64),
     ("weight_sparsity", F64),
@@ -102,6 +103,7 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("within_budget", BOOL),
     ),
     "hard_swap": _schema(*FINETUNE),
+    "dense_control": _schema(*FINETUNE),
     "relufy": _schema(*FINETUNE),
     "scratch": _schema(*FINETUNE),
     "prune": _schema(*FINETUNE),

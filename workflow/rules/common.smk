@@ -64,6 +64,7 @@ TABLES = [
     "dense_stats",
     "naive_gating",
     "hard_swap",
+    "dense_control",
     "relufy",
     "scratch",
     "prune",

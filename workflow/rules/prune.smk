@@ -4,6 +4,7 @@
 rule prune:
     input:
         **SPLITS,
+        control=f"{RES}/tables/dense_control.parquet",
         model=DENSE,
     output:
         model=f"{RES}/models/prune_{{structure}}_r{{ratio}}.pt",

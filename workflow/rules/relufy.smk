@@ -4,6 +4,7 @@
 rule relufy_finetune:
     input:
         **SPLITS,
+        control=f"{RES}/tables/dense_control.parquet",
         model=DENSE,
     output:
         model=f"{RES}/models/relufy_lam{{lam}}.pt",
@@ -58,6 +59,7 @@ rule scratch:
 rule combined_sparsity:
     input:
         **SPLITS,
+        control=f"{RES}/tables/dense_control.parquet",
         model=DENSE,
     output:
         model=f"{RES}/models/combined_{{structure}}.pt",
@@ -78,3 +80,28 @@ rule combined_sparsity:
         checkpoint=lambda w: f"{RES}/checkpoints/combined_{w.structure}.pt",
     script:
         "../scripts/combined_sparsity.py"
+
+
+rule dense_control:
+    input:
+        **SPLITS,
+        model=DENSE,
+    output:
+        model=f"{RES}/models/dense_control.pt",
+        table=f"{RES}/tables/dense_control.parquet",
+    log:
+        f"{LOGS}/dense_control.log",
+    benchmark:
+        f"{BENCH}/dense_control.tsv"
+    conda:
+        "../envs/actsparse.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        lib=code("dense_control.py"),
+        cfg=sweep_section("relufy", "lams"),
+        checkpoint=f"{RES}/checkpoints/dense_control.pt",
+    script:
+        "../scripts/dense_control.py"

@@ -11,6 +11,7 @@ import torch
 from actsparse.checkpoint import load_model, save_model
 from actsparse.config import config_hash
 from actsparse.corpus import read_splits
+from actsparse.finetune import add_matched
 from actsparse.pruning import prune_ffn, weight_sparsity
 from actsparse.relufy import relufy_finetune
 from actsparse.tables import write_table
@@ -31,6 +32,7 @@ rows = relufy_finetune(
     ckpt_path=snakemake.params.checkpoint,
     run_id=config_hash(job),
 )
+rows = add_matched(rows, snakemake.input.control, c)
 variant = f"combined_{structure}"
 save_model(model, snakemake.output.model, {"variant": variant, "config_hash": config_hash(job)})
 base = {

@@ -9,6 +9,7 @@ import torch
 from actsparse.checkpoint import load_model, save_model
 from actsparse.config import config_hash
 from actsparse.corpus import read_splits
+from actsparse.finetune import add_matched
 from actsparse.relufy import relufy_finetune
 from actsparse.tables import write_table
 from actsparse.train import TrainConfig
@@ -25,6 +26,7 @@ rows = relufy_finetune(
     ckpt_path=snakemake.params.checkpoint,
     run_id=run_id,
 )
+rows = add_matched(rows, snakemake.input.control, cfg["relufy"])
 variant = f"relufy_lam{lam:g}"
 save_model(model, snakemake.output.model, {"variant": variant, "config_hash": run_id})
 rows = [{"variant": variant, "activation": "relu", "lam": lam, **r} for r in rows]
