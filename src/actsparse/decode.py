@@ -216,12 +216,17 @@ def decode_rows(
     threads: int,
 ) -> list[dict]:
     """Bytes/s of each path (best of `repeats` runs), and whether its greedy output is the
-    dense path's, byte for byte."""
-    results = {}
-    for path in paths:
-        engine = CppDecodeEngine(model, path, threads)
-        runs = [engine.generate(prompt, n_new) for _ in range(repeats)]
-        results[path] = (runs[0][0], max(r[1] for r in runs), engine.act_sparsity)
+    dense path's, byte for byte. The paths take turns within each repeat, so a drift in
+    the machine's speed hits all of them alike."""
+    engines = {path: CppDecodeEngine(model, path, threads) for path in paths}
+    runs: dict[str, list[tuple[bytes, float]]] = {path: [] for path in paths}
+    for _ in range(repeats):
+        for path, engine in engines.items():
+            runs[path].append(engine.generate(prompt, n_new))
+    results = {
+        path: (runs[path][0][0], max(r[1] for r in runs[path]), engines[path].act_sparsity)
+        for path in paths
+    }
     dense_out, dense_speed, _ = results["dense"]
     return [
         {

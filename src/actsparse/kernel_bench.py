@@ -38,6 +38,30 @@ def time_calls(fn: Callable[[int], object], calls: int, warmup: int) -> Timing:
         t0 = time.perf_counter_ns()
         fn(warmup + i)
         t[i] = (time.perf_counter_ns() - t0) / 1e3
+    return _timing(t)
+
+
+def time_pair(
+    base: Callable[[int], object], fn: Callable[[int], object], calls: int, warmup: int
+) -> tuple[Timing, Timing]:
+    """Time a baseline and a kernel call by call, alternating, so both see the same machine
+    state: on a shared VM the speed of memory drifts between measurement periods, and a
+    baseline timed minutes earlier can be off by 2x. Returns (baseline, kernel)."""
+    for i in range(warmup):
+        base(i)
+        fn(i)
+    tb, tf = np.empty(calls), np.empty(calls)
+    for i in range(calls):
+        t0 = time.perf_counter_ns()
+        base(warmup + i)
+        t1 = time.perf_counter_ns()
+        fn(warmup + i)
+        t2 = time.perf_counter_ns()
+        tb[i], tf[i] = (t1 - t0) / 1e3, (t2 - t1) / 1e3
+    return _timing(tb), _timing(tf)
+
+
+def _timing(t: np.ndarray) -> Timing:
     return Timing(float(np.median(t)), float(np.percentile(t, 10)), float(np.percentile(t, 90)))
 
 
@@ -171,29 +195,26 @@ def bench_down_family(
     """All kernels at one (shape, thread count, activation set); inputs share one sparsity."""
     torch.set_num_threads(threads)
     n, ni = len(layers), len(inputs)
-    dense_impl, dense = fastest(dense_down_candidates(layers), inputs, calls, warmup)
+    dense_impl, _ = fastest(dense_down_candidates(layers), inputs, calls, warmup)
     density = float(np.mean([(a != 0).float().mean().item() for a in inputs]))
     rows = []
+
+    dense_down = dense_down_candidates(layers)[dense_impl]
+
+    def dense_fn(i: int) -> object:
+        return dense_down(inputs[i % ni], i)
 
     def add(
         kernel: str,
         fn: Callable[[int], object],
         ideal: float,
-        base: Timing = dense,
+        base_fn: Callable[[int], object] = dense_fn,
         base_impl: str = dense_impl,
         **extra: object,
     ) -> None:
+        base, t = time_pair(base_fn, fn, calls, warmup)
         rows.append(
-            row(
-                kernel,
-                time_calls(fn, calls, warmup),
-                base,
-                base_impl,
-                ideal,
-                density=density,
-                threads=threads,
-                **extra,
-            )
+            row(kernel, t, base, base_impl, ideal, density=density, threads=threads, **extra)
         )
 
     ideal_down = 1.0 / max(density, 1e-9)
@@ -229,13 +250,12 @@ def bench_down_family(
     xs = [torch.randn(layers.w_up[0].shape[1]) for _ in range(ni)]
     up_impl, _ = fastest(dense_up_candidates(layers), xs, calls, warmup)
     up = dense_up_candidates(layers)[up_impl]
-    down = dense_down_candidates(layers)[dense_impl]
+    down = dense_down
 
     def ffn_dense(i: int) -> torch.Tensor:
         h = torch.relu(up(xs[i % ni], i))
         return down(h, i) + layers.b_down[i % n]
 
-    t_ffn = time_calls(ffn_dense, calls, warmup)
     ffn_impl = f"up:{up_impl}+down:{dense_impl}"
     idx = [a.nonzero().squeeze(1) for a in inputs]
 
@@ -247,7 +267,7 @@ def bench_down_family(
         "ffn_dense_up_sparse_down",
         ffn_sparse_down,
         2.0 / (1.0 + density),
-        t_ffn,
+        ffn_dense,
         ffn_impl,
         strategy="torch_up",
     )
@@ -261,7 +281,8 @@ def bench_down_family(
             xs[i % ni], layers.w_up[i % n], layers.b_up[i % n], every, True, threads
         )
 
-    t_ffn_own = time_calls(lambda i: down(own_up(i), i) + layers.b_down[i % n], calls, warmup)
+    def ffn_dense_own(i: int) -> torch.Tensor:
+        return down(own_up(i), i) + layers.b_down[i % n]
 
     def ffn_own_sparse(i: int) -> torch.Tensor:
         own_up(i)
@@ -271,7 +292,7 @@ def bench_down_family(
         "ffn_dense_up_sparse_down",
         ffn_own_sparse,
         2.0 / (1.0 + density),
-        t_ffn_own,
+        ffn_dense_own,
         f"up:own+down:{dense_impl}",
         strategy="own_up",
     )
@@ -282,7 +303,7 @@ def bench_down_family(
         )
         return K.sparse_down(h, layers.wt_down[i % n], layers.b_down[i % n], threads)
 
-    add("ffn_indexed_up_sparse_down", ffn_indexed, ideal_down, t_ffn, ffn_impl)
+    add("ffn_indexed_up_sparse_down", ffn_indexed, ideal_down, ffn_dense, ffn_impl)
     return rows
 
 
@@ -304,10 +325,8 @@ def bench_batches(
             torch.stack(synthetic_activations(f, sparsity, b, seed + 7 * j)) for j in range(8)
         ]
         union = float(np.mean([(x != 0).any(0).float().mean().item() for x in inputs]))
-        dense = time_calls(
-            lambda i, x=inputs: F.linear(x[i % 8], layers.w_down[i % n]), calls, warmup
-        )
-        t = time_calls(
+        dense, t = time_pair(
+            lambda i, x=inputs: F.linear(x[i % 8], layers.w_down[i % n]),
             lambda i, x=inputs: K.sparse_down_batch(x[i % 8], layers.wt_down[i % n], None, threads),
             calls,
             warmup,

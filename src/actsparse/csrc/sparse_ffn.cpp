@@ -27,6 +27,7 @@ namespace {
 
 constexpr int64_t kLanes = 16;       // floats per AVX-512 register
 constexpr int64_t kTile = 8 * kLanes;  // D columns held in 8 accumulators per pass
+constexpr int64_t kAhead = 4;  // prefetch distance in active rows (cold rows come from DRAM)
 
 bool cpu_has_avx512() {
   static const bool ok = __builtin_cpu_supports("avx512f");
@@ -103,8 +104,8 @@ __attribute__((target("avx512f"))) void down_cols_avx512(const float* a, const i
     for (int j = 0; j < 8; ++j) acc[j] = _mm512_loadu_ps(y + t + j * kLanes);
     for (int64_t k = 0; k < nnz; ++k) {
       const float* row = wt + static_cast<int64_t>(idx[k]) * D + t;
-      if (k + 1 < nnz) {  // the next active row is somewhere else in memory: fetch it now
-        const char* next = reinterpret_cast<const char*>(wt + static_cast<int64_t>(idx[k + 1]) * D + t);
+      if (k + kAhead < nnz) {  // active rows are scattered in memory: fetch a few ahead
+        const char* next = reinterpret_cast<const char*>(wt + static_cast<int64_t>(idx[k + kAhead]) * D + t);
         for (int j = 0; j < 8; ++j) _mm_prefetch(next + 64 * j, _MM_HINT_T0);
       }
       const __m512 av = _mm512_set1_ps(a[idx[k]]);
@@ -134,8 +135,8 @@ __attribute__((target("avx512f"))) void down_rows_avx512(const float* a, const i
   const int64_t full = d0 + (d1 - d0) / (4 * kLanes) * (4 * kLanes);
   for (int64_t k = 0; k < nnz; ++k) {
     const float* row = wt + static_cast<int64_t>(idx[k]) * D;
-    if (k + 1 < nnz) {
-      const char* next = reinterpret_cast<const char*>(wt + static_cast<int64_t>(idx[k + 1]) * D + d0);
+    if (k + kAhead < nnz) {
+      const char* next = reinterpret_cast<const char*>(wt + static_cast<int64_t>(idx[k + kAhead]) * D + d0);
       for (int j = 0; j < 4; ++j) _mm_prefetch(next + 64 * j, _MM_HINT_T0);
     }
     const __m512 av = _mm512_set1_ps(a[idx[k]]);
@@ -313,8 +314,8 @@ __attribute__((target("avx512f"))) void block_rows_avx512(const float* a, const 
                                                           const float* vals, float* y) {
   for (int64_t k = k0; k < k1; ++k) {
     const int64_t i = idx[k];
-    if (k + 1 < k1) {
-      const int64_t nxt = idx[k + 1];
+    if (k + kAhead < k1) {
+      const int64_t nxt = idx[k + kAhead];
       _mm_prefetch(reinterpret_cast<const char*>(vals + row_ptr[nxt] * kLanes), _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<const char*>(block_col + row_ptr[nxt]), _MM_HINT_T0);
     }
