@@ -33,6 +33,24 @@ def test_defaults_are_filled():
         ({"run_name": "x", "data": {"split": [0.5, 0.2, 0.2]}}, "data.split", "sum to 1"),
         ({"run_name": "x", "data": {"source": "file"}}, "data.file.path", "required"),
         ({"seed": 1}, "<top level>", "'run_name' is a required"),
+        (
+            {
+                "run_name": "x",
+                "relufy": {"schedules": [{"name": "lam2", "ramp": "linear", "peak": 2}]},
+            },
+            "relufy.schedules.0.name",
+            "does not match",
+        ),
+        (
+            {"run_name": "x", "relufy": {"schedules": [{"name": "a", "ramp": "cubic", "peak": 2}]}},
+            "relufy.schedules.0.ramp",
+            "is not one of",
+        ),
+        (
+            {"run_name": "x", "relufy": {"fat_thresholds": [0.0]}},
+            "relufy.fat_thresholds.0",
+            "less than or equal",
+        ),
     ],
 )
 def test_bad_config_is_rejected_naming_the_key(config, key, words):

@@ -12,6 +12,7 @@ from actsparse.refuted import refuted_rows
 from actsparse.relufy import relufy_finetune
 from actsparse.results import end_points
 from actsparse.retrofit import hard_swap_rows, magnitude_gate, naive_gating_row
+from actsparse.schedules import L1Schedule
 from actsparse.train import TrainConfig, train
 from tests.conftest import tiny_config
 
@@ -63,7 +64,7 @@ def test_relufy_with_lam_zero_is_the_plain_relu_finetune(trained, byte_stream):
     a.load_state_dict(trained.state_dict())
     b = ByteGPT(tiny_config())
     b.load_state_dict(trained.state_dict())
-    relufy_finetune(a, splits_of(byte_stream), cfg(), lam=0.0, progress=False)
+    relufy_finetune(a, splits_of(byte_stream), cfg(), L1Schedule.constant(0.0), progress=False)
     b.set_activation("relu")
     train(b, byte_stream, byte_stream, cfg(), progress=False)
     assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters(), strict=True))
@@ -74,13 +75,17 @@ def test_l1_raises_sparsity_over_the_plain_finetune(trained, byte_stream):
     for lam in (0.0, 3.0):
         m = ByteGPT(tiny_config())
         m.load_state_dict(trained.state_dict())
-        rows = relufy_finetune(m, splits_of(byte_stream), cfg(steps=30), lam, progress=False)
+        _, rows = relufy_finetune(
+            m, splits_of(byte_stream), cfg(steps=30), L1Schedule.constant(lam), progress=False
+        )
         ends[lam] = [r for r in rows if r["row_type"] == "curve"][-1]["act_sparsity"]
     assert ends[3.0] > ends[0.0] + 0.05
 
 
 def test_relufy_trajectory_starts_with_the_swap_at_step_zero(trained, byte_stream):
-    rows = relufy_finetune(trained, splits_of(byte_stream), cfg(), 0.5, progress=False)
+    _, rows = relufy_finetune(
+        trained, splits_of(byte_stream), cfg(), L1Schedule.constant(0.5), progress=False
+    )
     curve = [r for r in rows if r["row_type"] == "curve"]
     assert [r["step"] for r in curve] == [0, 5, 10]
     assert all({"ce", "delta_ce", "rel_ce", "act_sparsity"} <= set(r) for r in curve)
@@ -88,7 +93,14 @@ def test_relufy_trajectory_starts_with_the_swap_at_step_zero(trained, byte_strea
 
 def test_masked_weights_are_exactly_zero_after_the_combined_finetune(trained, byte_stream):
     masks = prune_ffn(trained, 0.5, "block16")
-    relufy_finetune(trained, splits_of(byte_stream), cfg(), 0.5, masks=masks, progress=False)
+    relufy_finetune(
+        trained,
+        splits_of(byte_stream),
+        cfg(),
+        L1Schedule.constant(0.5),
+        masks=masks,
+        progress=False,
+    )
     params = dict(trained.named_parameters())
     for name, mask in masks.items():
         assert torch.all(params[name][~mask] == 0)

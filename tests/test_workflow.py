@@ -78,6 +78,7 @@ STAGE_TABLES = [
     "hard_swap",
     "dense_control",
     "relufy",
+    "relufy_frontier",
     "scratch",
     "prune",
     "combined",
@@ -93,6 +94,7 @@ FIGURES = [
     "hard_swap",
     "relufy_trajectory",
     "relufy_pareto",
+    "relufy_frontier",
     "layer_sparsity",
     "prune_recovery",
     "combined_summary",
@@ -117,6 +119,18 @@ def test_every_finetune_curve_has_a_matched_delta(smoke_run, table):
 
 
 @pytest.mark.slow
+def test_the_frontier_marks_one_best_and_combined_best_runs_it(smoke_run):
+    front = pd.read_parquet(smoke_run / "results/smoke/tables/relufy_frontier.parquet")
+    assert front.best.sum() == 1 and front.on_front.any()
+    assert {"lam0", "lam1", "linear2"} <= set(front.schedule)
+    assert front.fat_threshold.notna().any()  # FATReLU end points are on it
+    best = front[front.best].iloc[0]
+    combined = pd.read_parquet(smoke_run / "results/smoke/tables/combined.parquet")
+    taken = combined[combined.variant.str.startswith(f"combined_block16_{best.schedule}")]
+    assert len(taken) and (taken.schedule == best.schedule).all()
+
+
+@pytest.mark.slow
 def test_smoke_run_draws_every_figure(smoke_run):
     for fig in FIGURES:
         for ext in ("png", "pdf"):
@@ -136,6 +150,8 @@ def test_smoke_models_are_saved_for_later_stages(smoke_run):
         "dense.pt",
         "relufy_lam1.0.pt",
         "combined_block16.pt",
+        "combined_block16_best.pt",
+        "relufy_sched_linear2.pt",
         "prune_block16_r0.5.pt",
     } <= models
 

@@ -15,6 +15,7 @@ import torch
 
 from actsparse.evaluate import EvalResult, evaluate, window_starts
 from actsparse.model import ByteGPT
+from actsparse.schedules import mean_abs
 from actsparse.tables import read_table, table_params
 from actsparse.train import Regulariser, TrainConfig, train
 
@@ -28,7 +29,7 @@ class L1Penalty:
         self.lam = lam
 
     def __call__(self, step: int, acts: dict[str, list[torch.Tensor]]) -> torch.Tensor:
-        return self.lam * torch.stack([a.float().abs().mean() for a in acts["ffn_post"]]).mean()
+        return self.lam * mean_abs(acts)
 
 
 def quality(ce: float, ce_dense: float) -> dict[str, float]:
@@ -103,11 +104,11 @@ BUDGET_KEYS = (
 def add_matched(
     rows: list[dict[str, Any]], control_path: str | Path, budget: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    """`delta_ce_matched` on every curve row: ce minus the compute-matched dense control's ce
-    at the same step. The control is the dense GELU model fine-tuned with the same budget on
-    the same batches (batches are a function of seed and step), so what the dense model
-    would have gained from the extra steps anyway is not credited to sparsity. A fine-tune
-    whose budget differs from the control's gets no matched value.
+    """`delta_ce_matched` on every curve and final row: ce minus the compute-matched dense
+    control's ce at the same step. The control is the dense GELU model fine-tuned with the
+    same budget on the same batches (batches are a function of seed and step), so what the
+    dense model would have gained from the extra steps anyway is not credited to sparsity.
+    A fine-tune whose budget differs from the control's gets no matched value.
 
     control_path: the dense_control table; its budget is the `relufy` section it ran with.
     """
@@ -123,7 +124,7 @@ def add_matched(
     ce_at = dict(zip(curve.step.astype(int), curve.ce, strict=True))
     return [
         {**r, "delta_ce_matched": r["ce"] - ce_at[r["step"]]}
-        if r.get("row_type") == "curve" and r.get("step") in ce_at
+        if r.get("row_type") in ("curve", "final") and r.get("step") in ce_at
         else r
         for r in rows
     ]

@@ -1,7 +1,7 @@
 """A byte-level decoder-only transformer in the spirit of nanoGPT.
 
 Everything the sparsity stages vary is a field of `ModelConfig`, not a subclass:
-the FFN activation (`gelu`, `relu`, `shifted_relu`, `xsigmoid`), a ReLU after the
+the FFN activation (`gelu`, `relu`, `shifted_relu`, `fatrelu`, `xsigmoid`), a ReLU after the
 layer norms that feed QKV and the FFN (relufication stage 2), and per-weight masks
 (magnitude pruning) that training keeps at exactly zero. Activations are read with
 `capture`, a context manager of forward hooks, so no stage copies or wraps the model.
@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
-ACTIVATIONS = ("gelu", "relu", "shifted_relu", "xsigmoid")
+ACTIVATIONS = ("gelu", "relu", "shifted_relu", "fatrelu", "xsigmoid")
 
 
 @dataclass
@@ -30,7 +30,7 @@ class ModelConfig:
     n_embd: int = 256
     ffn_mult: int = 4  # FFN width = ffn_mult * n_embd
     activation: str = "gelu"
-    act_shift: float = 0.0  # b in shifted_relu: max(x - b, 0)
+    act_shift: float = 0.0  # b in shifted_relu: max(x - b, 0); T in fatrelu: x * [x > T]
     act_beta: float = 1.0  # beta in xsigmoid: x * sigmoid(beta x); inf means ReLU
     norm_relu: bool = False  # stage-2 relufication: ReLU after the norms feeding QKV and FFN up
     bias: bool = True
@@ -72,6 +72,8 @@ class Activation(nn.Module):
             return F.relu(x)
         if self.kind == "shifted_relu":
             return F.relu(x - self.shift)
+        if self.kind == "fatrelu":  # ProSparse's FATReLU: ReLU that also zeroes 0 < x <= T
+            return torch.where(x > self.shift, x, torch.zeros_like(x))
         return x * torch.sigmoid(self.beta * x)  # xsigmoid: beta=1 SiLU, beta~1.7 GELU
 
     def extra_repr(self) -> str:

@@ -133,14 +133,14 @@ def hard_swap(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: int)
 
 
 def relufy_trajectory(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: int) -> None:
-    """delta_ce and act_sparsity over the fine-tune, per lambda; step 0 is the swap."""
+    """delta_ce and act_sparsity over the fine-tune, per L1 schedule; step 0 is the swap."""
     df = t["relufy"]
     curve = df[df.row_type == "curve"]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4.0))
-    for lam, g in curve.groupby("lam"):
+    for name, g in curve.groupby("schedule", sort=False):
         g = g.sort_values("step")
-        a1.plot(g.step, g.delta_ce, marker=".", label=f"λ={lam:g}")
-        a2.plot(g.step, g.act_sparsity, marker=".", label=f"λ={lam:g}")
+        a1.plot(g.step, g.delta_ce, marker=".", label=name)
+        a2.plot(g.step, g.act_sparsity, marker=".", label=name)
     a1.set_yscale("symlog", linthresh=0.01)
     a1.axhline(0, color="k", lw=0.8)
     _finish(a1, "ReLU + L1 fine-tune: quality", "step", "delta_ce (nats/byte)")
@@ -150,9 +150,11 @@ def relufy_trajectory(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], d
 
 
 def relufy_pareto(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: int) -> None:
-    """Final act_sparsity vs delta_ce: each lambda, the combined models, the seed's point."""
+    """Final act_sparsity vs delta_ce: each constant lambda, the combined models, the seed's
+    point (the seed's recipe; schedules and FATReLU are on the relufy_frontier figure)."""
     fig, ax = plt.subplots(figsize=(5.5, 4.0))
-    r = results.end_points(t["relufy"]).sort_values("lam")
+    r = results.end_points(t["relufy"])
+    r = r[(r.ramp == "constant") & r.fat_threshold.isna()].sort_values("lam")
     ax.plot(r.act_sparsity, r.delta_ce, marker="o", label="relufy (ReLU + L1, per λ)")
     for p in r.itertuples():
         ax.annotate(
@@ -168,6 +170,38 @@ def relufy_pareto(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: 
     ax.axhline(0, color="k", lw=0.8)
     ax.legend(fontsize=8)
     _finish(ax, "sparsity vs quality after the fine-tune", "act_sparsity", "delta_ce (nats/byte)")
+    save_figure(fig, paths, dpi)
+
+
+def relufy_frontier(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: int) -> None:
+    """Every fine-tuned variant against the compute-matched control, its Pareto front, the
+    best pick (taken by combined_best), the combined models and the seed's point."""
+    f = t["relufy_frontier"]
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for ramp, g in f.groupby("ramp"):
+        plain = g[g.fat_threshold.isna()]
+        fat = g[g.fat_threshold.notna()]
+        ax.scatter(plain.act_sparsity, plain.delta_ce_matched, marker="o", label=f"{ramp} L1")
+        ax.scatter(fat.act_sparsity, fat.delta_ce_matched, marker="^", label=f"{ramp} L1 + FATReLU")
+    front = f[f.on_front].sort_values("act_sparsity")
+    ax.plot(front.act_sparsity, front.delta_ce_matched, "k--", lw=0.8, label="Pareto front")
+    for p in f[f.on_front | f.best].itertuples():
+        ax.annotate(
+            p.variant.removeprefix("relufy_") + (" (best)" if p.best else ""),
+            (p.act_sparsity, p.delta_ce_matched),
+            fontsize=6,
+            xytext=(3, 3),
+            textcoords="offset points",
+        )
+    c = results.end_points(t["combined"])
+    c = c[c.delta_ce_matched.notna()]
+    ax.scatter(
+        c.act_sparsity, c.delta_ce_matched, marker="s", color="C7", label="combined (+50% prune)"
+    )
+    ax.scatter(*SEED_RELUFY, marker="*", s=150, color="C3", label="seed 000 (85M, vs dense)")
+    ax.axhline(0, color="k", lw=0.8)
+    ax.legend(fontsize=7)
+    _finish(ax, "relufication frontier", "act_sparsity", "delta_ce_matched (nats/byte)")
     save_figure(fig, paths, dpi)
 
 
@@ -279,6 +313,7 @@ FIGURES = {
     "hard_swap": (hard_swap, ["hard_swap"]),
     "relufy_trajectory": (relufy_trajectory, ["relufy"]),
     "relufy_pareto": (relufy_pareto, ["relufy", "combined"]),
+    "relufy_frontier": (relufy_frontier, ["relufy_frontier", "combined"]),
     "layer_sparsity": (layer_sparsity, ["hard_swap", "relufy", "combined"]),
     "prune_recovery": (prune_recovery, ["prune"]),
     "combined_summary": (combined_summary, ["combined", "flops"]),

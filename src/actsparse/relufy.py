@@ -1,5 +1,6 @@
 """Relufication: swap the trained model's GELU for ReLU and fine-tune it with an L1 penalty
-on the post-activation values, optionally holding pruning masks (the combined stage).
+on the post-activation values (constant or ramped, see schedules), optionally holding
+pruning masks (the combined stage), then optionally a FATReLU threshold.
 
 The swap alone is the catastrophe (the hard swap); the fine-tune teaches the model to put
 its zeros in the right places, which the seed found takes only a few hundred steps.
@@ -13,8 +14,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from actsparse.finetune import L1Penalty, finetune, layer_rows, val_eval
+from actsparse.finetune import L1Penalty, finetune, layer_rows, quality, val_eval
 from actsparse.model import ByteGPT, ModelConfig
+from actsparse.schedules import L1Schedule, ScheduledL1
 from actsparse.train import TrainConfig, train
 
 
@@ -22,19 +24,50 @@ def relufy_finetune(
     model: ByteGPT,
     splits: dict[str, np.ndarray],
     tcfg: TrainConfig,
-    lam: float,
+    schedule: L1Schedule,
     masks: dict[str, torch.Tensor] | None = None,
     ckpt_path: str | Path | None = None,
     run_id: str = "",
     progress: bool = True,
-) -> list[dict[str, Any]]:
-    """In place: dense GELU model -> ReLU (+ masks) fine-tuned with lam * mean|a|."""
+) -> tuple[float, list[dict[str, Any]]]:
+    """In place: dense GELU model -> ReLU (+ masks) fine-tuned with lambda(step) * mean|a|.
+
+    Returns the dense model's ce (the baseline of every delta) and the fine-tune's rows."""
     ce_dense = val_eval(model, splits["val"], tcfg).ce
     if masks:
         model.set_masks(masks)
     model.set_activation("relu")
-    reg = L1Penalty(lam) if lam > 0 else None
-    return finetune(model, splits, tcfg, ce_dense, reg, ckpt_path, run_id, progress)
+    reg = ScheduledL1(schedule, tcfg.steps) if schedule.peak > 0 else None
+    return ce_dense, finetune(model, splits, tcfg, ce_dense, reg, ckpt_path, run_id, progress)
+
+
+def fatrelu_rows(
+    model: ByteGPT,
+    val: np.ndarray,
+    tcfg: TrainConfig,
+    thresholds: list[float],
+    ce_dense: float,
+) -> list[dict[str, Any]]:
+    """The fine-tuned ReLU model with FATReLU(T) swapped in, no further training, per T.
+
+    Each T is its own end point ("final" row at the last step), so it sits on the frontier
+    beside the plain model; the model is left as it came (plain ReLU).
+    """
+    rows = []
+    for t in thresholds:
+        model.set_activation("fatrelu", shift=t)
+        ev = val_eval(model, val, tcfg)
+        rows.append(
+            {
+                "row_type": "final",
+                "step": tcfg.steps,
+                "fat_threshold": t,
+                "act_sparsity": ev.act_sparsity,
+                **quality(ev.ce, ce_dense),
+            }
+        )
+    model.set_activation("relu")
+    return rows
 
 
 def train_scratch(

@@ -47,7 +47,10 @@ FINETUNE = (
     ("act_sparsity", F64),
     ("weight_sparsity", F64),
     ("activation", STR),
-    ("lam", F64),
+    ("lam", F64),  # the L1 coefficient; for a ramped schedule, its peak
+    ("schedule", STR),  # the L1 schedule's name (relufy: lam<x> for a constant lam)
+    ("ramp", STR),  # constant | linear | stepwise
+    ("fat_threshold", F64),  # FATReLU T applied after the fine-tune (null: plain ReLU)
     ("structure", STR),
     ("ratio", F64),
 )
@@ -108,6 +111,23 @@ SCHEMAS: dict[str, pa.Schema] = {
     "scratch": _schema(*FINETUNE),
     "prune": _schema(*FINETUNE),
     "combined": _schema(*FINETUNE, ("rel_ppl", F64)),
+    # One row per relufy end point (each L1 schedule, each FATReLU threshold on it) against
+    # the compute-matched control; `best` is the one combined_best takes (frontier.pick_best).
+    "relufy_frontier": _schema(
+        ("schedule", STR),
+        ("ramp", STR),
+        ("peak", F64),  # the L1 coefficient's peak (a constant schedule: its lam)
+        ("stages", I64),
+        ("ramp_frac", F64),
+        ("mean_lam", F64),  # the coefficient averaged over the fine-tune's steps
+        ("fat_threshold", F64),
+        ("act_sparsity", F64),
+        ("ce", F64),
+        ("delta_ce", F64),
+        ("delta_ce_matched", F64),
+        ("on_front", BOOL),
+        ("best", BOOL),
+    ),
     # Per variant and accounting (ideal | exact): FLOPs per byte.
     "flops": _schema(
         ("accounting", STR),

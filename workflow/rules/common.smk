@@ -30,14 +30,18 @@ code = lambda script: library_digest(
     Path(workflow.basedir) / "workflow" / "scripts" / script,
     Path(workflow.basedir) / "src" / "actsparse",
 )
-# A sweep stage's section without its sweep list: adding a value adds jobs, reruns none.
-sweep_section = lambda name, sweep_key: {
+# A sweep stage's section without its sweep lists: adding a value adds jobs, reruns none.
+sweep_section = lambda name, *sweep_keys: {
     **section("device", "train_dense"),
-    name: {k: v for k, v in config[name].items() if k != sweep_key},
+    name: {k: v for k, v in config[name].items() if k not in sweep_keys},
 }
+# What in `relufy` is not the fine-tune's budget: the jobs each get their own schedule, the
+# FATReLU thresholds are evaluated after training, the frontier budget is read after that.
+RELUFY_SWEEP = ("lams", "schedules", "fat_thresholds", "frontier_max_delta_ce_matched")
 
 # Sweep values as they appear in paths (wildcards), and the parts each table gathers.
 SCRATCH = {v["name"]: v for v in config["scratch"]["variants"]}
+SCHEDULES = {s["name"]: s for s in config["relufy"]["schedules"]}
 PARTS = {
     "naive_gating": [
         f"{RES}/tables/parts/naive_gating/tau{t}.parquet"
@@ -45,7 +49,8 @@ PARTS = {
     ],
     "relufy": [
         f"{RES}/tables/parts/relufy/lam{l}.parquet" for l in config["relufy"]["lams"]
-    ],
+    ]
+    + [f"{RES}/tables/parts/relufy/sched_{s}.parquet" for s in SCHEDULES],
     "scratch": [f"{RES}/tables/parts/scratch/{v}.parquet" for v in SCRATCH],
     "prune": [
         f"{RES}/tables/parts/prune/{s}_r{r}.parquet"
@@ -53,8 +58,9 @@ PARTS = {
         for r in config["prune"]["ratios"]
     ],
     "combined": [
-        f"{RES}/tables/parts/combined/{s}.parquet"
+        f"{RES}/tables/parts/combined/{s}{best}.parquet"
         for s in config["combined"]["structures"]
+        for best in ("", "_best")
     ],
 }
 
@@ -66,6 +72,7 @@ TABLES = [
     "hard_swap",
     "dense_control",
     "relufy",
+    "relufy_frontier",
     "scratch",
     "prune",
     "combined",
@@ -86,3 +93,4 @@ wildcard_constraints:
     lam=r"[0-9.e-]+",
     ratio=r"[0-9.e-]+",
     structure="unstructured|block16",
+    schedule=r"[A-Za-z0-9_.-]+",

@@ -21,9 +21,39 @@ rule relufy_finetune:
         runtime=60,
     params:
         lib=code("relufy_finetune.py"),
-        cfg=sweep_section("relufy", "lams"),
-        lam=lambda w: float(w.lam),
+        cfg=sweep_section("relufy", *RELUFY_SWEEP),
+        fat_thresholds=config["relufy"]["fat_thresholds"],
+        schedule=lambda w: {"name": f"lam{float(w.lam):g}", "peak": float(w.lam)},
         checkpoint=lambda w: f"{RES}/checkpoints/relufy_lam{w.lam}.pt",
+    script:
+        "../scripts/relufy_finetune.py"
+
+
+# The same fine-tune under a ramped L1 schedule (ProSparse-style), one job per named schedule.
+rule relufy_schedule:
+    input:
+        **SPLITS,
+        control=f"{RES}/tables/dense_control.parquet",
+        model=DENSE,
+    output:
+        model=f"{RES}/models/relufy_sched_{{schedule}}.pt",
+        part=f"{RES}/tables/parts/relufy/sched_{{schedule}}.parquet",
+    log:
+        f"{LOGS}/relufy/sched_{{schedule}}.log",
+    benchmark:
+        f"{BENCH}/relufy/sched_{{schedule}}.tsv"
+    conda:
+        "../envs/actsparse.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        lib=code("relufy_finetune.py"),
+        cfg=sweep_section("relufy", *RELUFY_SWEEP),
+        fat_thresholds=config["relufy"]["fat_thresholds"],
+        schedule=lambda w: SCHEDULES[w.schedule],
+        checkpoint=lambda w: f"{RES}/checkpoints/relufy_sched_{w.schedule}.pt",
     script:
         "../scripts/relufy_finetune.py"
 
@@ -82,6 +112,56 @@ rule combined_sparsity:
         "../scripts/combined_sparsity.py"
 
 
+# The combined stage again with the relufy frontier's best schedule (and FATReLU threshold).
+rule combined_best:
+    input:
+        **SPLITS,
+        control=f"{RES}/tables/dense_control.parquet",
+        frontier=f"{RES}/tables/relufy_frontier.parquet",
+        model=DENSE,
+    output:
+        model=f"{RES}/models/combined_{{structure}}_best.pt",
+        part=f"{RES}/tables/parts/combined/{{structure}}_best.parquet",
+    log:
+        f"{LOGS}/combined/{{structure}}_best.log",
+    benchmark:
+        f"{BENCH}/combined/{{structure}}_best.tsv"
+    conda:
+        "../envs/actsparse.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        lib=code("combined_sparsity.py"),
+        cfg=sweep_section("combined", "structures"),
+        checkpoint=lambda w: f"{RES}/checkpoints/combined_{w.structure}_best.pt",
+    script:
+        "../scripts/combined_sparsity.py"
+
+
+rule relufy_frontier:
+    input:
+        relufy=f"{RES}/tables/relufy.parquet",
+    output:
+        table=f"{RES}/tables/relufy_frontier.parquet",
+    log:
+        f"{LOGS}/relufy_frontier.log",
+    benchmark:
+        f"{BENCH}/relufy_frontier.tsv"
+    conda:
+        "../envs/actsparse.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        lib=code("relufy_frontier.py"),
+        cfg=section("relufy"),
+    script:
+        "../scripts/relufy_frontier.py"
+
+
 rule dense_control:
     input:
         **SPLITS,
@@ -101,7 +181,7 @@ rule dense_control:
         runtime=60,
     params:
         lib=code("dense_control.py"),
-        cfg=sweep_section("relufy", "lams"),
+        cfg=sweep_section("relufy", *RELUFY_SWEEP),
         checkpoint=f"{RES}/checkpoints/dense_control.pt",
     script:
         "../scripts/dense_control.py"

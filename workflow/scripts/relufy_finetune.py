@@ -1,4 +1,6 @@
-"""Rule relufy_finetune: dense GELU -> ReLU, fine-tuned with lam * mean|a|; one job per lam."""
+"""Rules relufy_finetune (one job per constant lam) and relufy_schedule (one job per named
+L1 schedule): dense GELU -> ReLU, fine-tuned with lambda(step) * mean|a|, then FATReLU
+thresholds evaluated on the result."""
 
 import sys
 
@@ -10,24 +12,33 @@ from actsparse.checkpoint import load_model, save_model
 from actsparse.config import config_hash
 from actsparse.corpus import read_splits
 from actsparse.finetune import add_matched
-from actsparse.relufy import relufy_finetune
+from actsparse.relufy import fatrelu_rows, relufy_finetune
+from actsparse.schedules import L1Schedule
 from actsparse.tables import write_table
 from actsparse.train import TrainConfig
 
 torch.set_num_threads(snakemake.threads)
-cfg, lam = snakemake.params.cfg, snakemake.params.lam
-run_id = config_hash({**cfg, "lam": lam})
+cfg = snakemake.params.cfg
+schedule = L1Schedule.from_dict(snakemake.params.schedule)
+job = {**cfg, "schedule": schedule.to_dict()}
+tcfg = TrainConfig.for_stage(cfg, "relufy")
+splits = read_splits(snakemake.input)
 model, _ = load_model(snakemake.input.model)
-rows = relufy_finetune(
-    model,
-    read_splits(snakemake.input),
-    TrainConfig.for_stage(cfg, "relufy"),
-    lam,
-    ckpt_path=snakemake.params.checkpoint,
-    run_id=run_id,
+ce_dense, rows = relufy_finetune(
+    model, splits, tcfg, schedule, ckpt_path=snakemake.params.checkpoint, run_id=config_hash(job)
 )
+variant = f"relufy_{schedule.name}"
+save_model(model, snakemake.output.model, {"variant": variant, "config_hash": config_hash(job)})
+base = {
+    "activation": "relu",
+    "lam": schedule.peak,
+    "schedule": schedule.name,
+    "ramp": schedule.ramp,
+}
+rows = [{"variant": variant, **base, **r} for r in rows]
+fat_thresholds = snakemake.params.fat_thresholds
+for r in fatrelu_rows(model, splits["val"], tcfg, fat_thresholds, ce_dense):
+    t = r["fat_threshold"]
+    rows.append({"variant": f"{variant}_fat{t:g}", **base, "activation": "fatrelu", **r})
 rows = add_matched(rows, snakemake.input.control, cfg["relufy"])
-variant = f"relufy_lam{lam:g}"
-save_model(model, snakemake.output.model, {"variant": variant, "config_hash": run_id})
-rows = [{"variant": variant, "activation": "relu", "lam": lam, **r} for r in rows]
-write_table("relufy", rows, snakemake.output.part, {**cfg, "lam": lam})
+write_table("relufy", rows, snakemake.output.part, {**job, "fat_thresholds": fat_thresholds})
