@@ -6,6 +6,7 @@ PYTHON ?= python3
 CORES  ?= 2
 CONFIG ?= config/config.yaml
 BIN    := $(VENV)/bin
+RUN    := $(shell sed -n 's/^run_name: *\([A-Za-z0-9_.-]*\).*/\1/p' $(CONFIG))
 
 .PHONY: install reproduce smoke test lint format clean
 
@@ -17,8 +18,10 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # The default run takes ~45 minutes on 2 cores; everything is logged under logs/<run>/.
+# Then the self-contained HTML report (every figure with its caption, offline).
 reproduce: install
 	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --keep-going
+	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --report results/$(RUN)/report.html
 
 smoke: install
 	$(BIN)/snakemake --cores $(CORES) --configfile config/smoke.yaml

@@ -9,6 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from actsparse.claims import VERDICTS
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 IGNORE = shutil.ignore_patterns(
@@ -138,6 +140,30 @@ def test_smoke_run_draws_every_figure(smoke_run):
 
 
 @pytest.mark.slow
+def test_smoke_run_writes_the_claims_ledger_and_results_page(smoke_run):
+    claims = pd.read_parquet(smoke_run / "results/smoke/tables/claims.parquet")
+    assert len(claims) >= 25 and set(claims.verdict) <= set(VERDICTS)
+    assert "not run" in set(claims.verdict) or "reproduced" in set(claims.verdict)
+    md = (smoke_run / "results/smoke/claims.md").read_text()
+    assert "000_498c5e929afa3916.txt" in md and "002_4a21bcc8dd5abec4.txt" in md
+    page = (smoke_run / "results/smoke/RESULTS.md").read_text()
+    assert "![relufy_frontier](figures/relufy_frontier.png)" in page
+
+
+@pytest.mark.slow
+def test_report_is_built_offline_with_every_figure_and_caption(smoke_run):
+    out = smoke_run / "results/smoke/report.html"
+    proc = snakemake(
+        smoke_run, "--cores", "1", "--configfile", "config/smoke.yaml", "--report", str(out)
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    html = out.read_text()
+    assert "The relufication frontier" in html  # a caption, rendered
+    for fig in FIGURES:
+        assert f"{fig}.png" in html, fig
+
+
+@pytest.mark.slow
 def test_smoke_run_writes_the_refuted_log(smoke_run):
     md = (smoke_run / "results/smoke/refuted-approaches.md").read_text()
     assert "naive_gating" in md and "hard_swap" in md and "## Refuted" in md
@@ -201,7 +227,14 @@ def test_adding_a_sweep_value_runs_only_the_new_jobs(smoke_run, tmp_path):
     (tmp_path / "edited.yaml").write_text(cfg)
     proc = snakemake(smoke_run, "-n", "--configfile", str(tmp_path / "edited.yaml"))
     jobs = planned_jobs(proc)
-    assert jobs == {"naive_gating": 1, "gather_table": 1, "refuted_log": 1, "plot": 1}, jobs
+    assert jobs == {
+        "naive_gating": 1,
+        "gather_table": 1,
+        "refuted_log": 1,
+        "plot": 1,
+        "claims": 1,
+        "results_page": 1,
+    }, jobs
     assert "tau0.05.parquet" in proc.stdout + proc.stderr
 
 

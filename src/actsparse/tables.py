@@ -178,6 +178,22 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("act_sparsity", F64),
         ("greedy_identical", BOOL),  # same bytes as the dense path of the same model
     ),
+    # One row per seed claim (variant = the claim's id in config/claims.yaml).
+    "claims": _schema(
+        ("seed_file", STR),
+        ("section", STR),
+        ("claim", STR),
+        ("seed_value", F64),
+        ("ours", F64),
+        ("ours_series", pa.list_(F64)),  # for order claims: our values in order
+        ("unit", STR),
+        ("verdict", STR),  # reproduced | shape holds | not reproduced | no data | not run
+        ("rule", STR),
+        ("why", STR),
+        ("scale_dependent", BOOL),
+        ("figure", STR),
+        ("source_table", STR),
+    ),
     # One row per approach tried: its headline numbers, the bar, and the verdict.
     "refuted": _schema(
         ("stage", STR),

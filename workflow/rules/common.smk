@@ -80,11 +80,20 @@ TABLES = [
     "kernels",
     "decode",
     "refuted",
+    "claims",
+]
+# The figures the results page shows (all of them are in the Snakemake report).
+HEADLINE_FIGURES = [
+    "relufy_frontier",
+    "combined_summary",
+    "kernel_latency",
+    "gating_sweep",
+    "hard_swap",
 ]
 ALL_OUTPUTS = (
     [f"{RES}/tables/{t}.parquet" for t in TABLES]
     + [f"{RES}/figures/{f}.{ext}" for f in FIGURE_TABLES for ext in ("png", "pdf")]
-    + [f"{RES}/refuted-approaches.md"]
+    + [f"{RES}/refuted-approaches.md", f"{RES}/claims.md", f"{RES}/RESULTS.md"]
 )
 
 
