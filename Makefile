@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml
 # The default run takes ~45 minutes on 2 cores; everything is logged under logs/<run>/.
 # Then the self-contained HTML report (every figure with its caption, offline).
 reproduce: install
-	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --keep-going
+	$(BIN)/snakemake --workflow-profile workflow/profiles/default --cores $(CORES) --configfile $(CONFIG)
 	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --report results/$(RUN)/report.html
 
 smoke: install

@@ -16,6 +16,7 @@ include: "workflow/rules/retrofit.smk"
 include: "workflow/rules/relufy.smk"
 include: "workflow/rules/prune.smk"
 include: "workflow/rules/kernels.smk"
+include: "workflow/rules/rsb.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/plots.smk"
 

@@ -96,6 +96,8 @@ def test_an_unknown_column_is_named():
         ({"rule": "within_abs", "tol": 0.001}, 0.875, "not reproduced"),
         ({"rule": "within_rel", "tol": 0.1}, 0.9, "reproduced"),
         ({"rule": "within_rel", "tol": 0.1}, 0.5, "not reproduced"),
+        ({"rule": "within_rel_gain", "tol": 0.3}, 0.9, "reproduced"),  # gain -0.12 vs -0.1
+        ({"rule": "within_rel_gain", "tol": 0.3}, 1.2, "not reproduced"),  # no gain vs 1.2x
         ({"rule": "at_least", "bound": 0.85}, None, "reproduced"),
         ({"rule": "at_least", "bound": 0.9}, None, "not reproduced"),  # a failing claim
         ({"rule": "at_most", "bound": 0.9}, None, "reproduced"),

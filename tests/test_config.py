@@ -33,6 +33,12 @@ def test_defaults_are_filled():
         ({"run_name": "x", "data": {"split": [0.5, 0.2, 0.2]}}, "data.split", "sum to 1"),
         ({"run_name": "x", "data": {"source": "file"}}, "data.file.path", "required"),
         ({"seed": 1}, "<top level>", "'run_name' is a required"),
+        ({"run_name": "x", "combined": {"ratio": 0.7}}, "combined.ratio", "prune stage's masks"),
+        (
+            {"run_name": "x", "prune": {"structures": ["block16"]}},
+            "combined.structures",
+            "not in prune.structures",
+        ),
         (
             {
                 "run_name": "x",

@@ -1,15 +1,18 @@
 """The workflow end to end: smoke run in a temporary copy, lint, and config errors."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from actsparse.claims import VERDICTS
+from tests.slurm_cluster import ClusterUnavailable, local_slurm
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -88,6 +91,9 @@ STAGE_TABLES = [
     "kernels",
     "decode",
     "refuted",
+    "aggregated",
+    "speculative",
+    "preact",
 ]
 FIGURES = [
     "train_dense_curve",
@@ -101,6 +107,9 @@ FIGURES = [
     "prune_recovery",
     "combined_summary",
     "kernel_latency",
+    "aggregated",
+    "speculative",
+    "preact",
 ]
 
 
@@ -205,6 +214,92 @@ def test_plot_option_reruns_only_the_plot(smoke_run, tmp_path):
     (tmp_path / "edited.yaml").write_text(cfg)
     proc = snakemake(smoke_run, "-n", "--configfile", str(tmp_path / "edited.yaml"))
     assert set(planned_jobs(proc)) == {"plot"}
+
+
+@pytest.mark.slow
+def test_editing_the_prune_section_reruns_prune_and_its_downstream_only(smoke_run, tmp_path):
+    cfg = (smoke_run / "config/smoke.yaml").read_text()
+    edited = cfg.replace(
+        "prune:\n  ratios: [0.5]\n  structures: [unstructured, block16]\n  steps: 20",
+        "prune:\n  ratios: [0.5]\n  structures: [unstructured, block16]\n  steps: 30",
+    )
+    assert edited != cfg
+    (tmp_path / "edited.yaml").write_text(edited)
+    jobs = planned_jobs(snakemake(smoke_run, "-n", "--configfile", str(tmp_path / "edited.yaml")))
+    # prune, the combined stages holding its masks, the kernels timed on those weights,
+    # and everything that reads them: tables, figures, claims, the results page
+    assert {
+        "prune",
+        "combined_sparsity",
+        "combined_best",
+        "kernel_benchmark",
+        "flops",
+        "plot",
+        "claims",
+        "results_page",
+    } <= set(jobs), jobs
+    assert jobs["prune"] == 2
+    upstream = {"corpus", "train_dense", "relufy_finetune", "relufy_schedule", "dense_control"}
+    assert not upstream & set(jobs), jobs
+    assert not {"scratch", "hard_swap", "naive_gating", "dense_stats"} & set(jobs), jobs
+
+
+# Columns that hold wall-clock measurements: they differ between any two runs.
+TIMINGS = {"bytes_per_s", "train_bytes_per_s", "wall_s"}
+TIMED_TABLES = {"kernels", "decode", "claims"}  # timings throughout (claims cite kernels)
+
+
+@pytest.mark.slow
+def test_smoke_workflow_runs_on_a_real_slurm_cluster(smoke_run, tmp_path):
+    work = tmp_path / "actsparse"
+    shutil.copytree(REPO, work, ignore=IGNORE)
+    try:
+        cluster = local_slurm(tmp_path / "slurm")
+        env = cluster.__enter__()
+    except ClusterUnavailable as e:
+        warnings.warn(f"SLURM TEST SKIPPED: {e}", stacklevel=1)
+        pytest.skip(f"SLURM TEST SKIPPED (no apt or daemons here): {e}")
+    try:
+        env["PATH"] = f"{BIN}{os.pathsep}{env['PATH']}"
+        args = [
+            *("--workflow-profile", "workflow/profiles/slurm"),
+            *("--configfile", "config/smoke.yaml"),
+            "--slurm-no-account",  # no accounting daemon on this one-node cluster
+            *("--slurm-init-seconds-before-status-checks", "1"),
+            *("--set-resources", "train_dense:gpu=1"),  # scheduled on the fake GPU gres
+        ]
+        proc = subprocess.run(
+            [str(BIN / "snakemake"), *args], cwd=work, env=env, capture_output=True, text=True
+        )
+        assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+        assert "SLURM jobid" in proc.stdout + proc.stderr  # jobs went through sbatch
+        assert (
+            "--gpus"
+            in " ".join(p.read_text() for p in (work / ".snakemake/slurm_logs").rglob("*.log"))
+            or "gpu=1" in proc.stdout + proc.stderr
+        )
+    finally:
+        cluster.__exit__(None, None, None)
+    for table in STAGE_TABLES:
+        if table in TIMED_TABLES:
+            continue
+        ours = pd.read_parquet(work / f"results/smoke/tables/{table}.parquet")
+        local = pd.read_parquet(smoke_run / f"results/smoke/tables/{table}.parquet")
+        keep = [c for c in local.columns if c not in TIMINGS]
+        pd.testing.assert_frame_equal(ours[keep], local[keep], obj=table)
+
+
+def test_cuda_config_asks_the_cluster_for_a_gpu_for_training_only():
+    def job_blocks(*extra: str) -> dict[str, str]:
+        proc = snakemake(REPO, "-n", "--configfile", "config/smoke.yaml", *extra)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        blocks = re.split(r"\n(?=(?:local)?rule \w+:)", proc.stdout + proc.stderr)
+        return {re.match(r"(?:local)?rule (\w+):", b)[1]: b for b in blocks[1:]}
+
+    cuda = job_blocks("--config", "device=cuda")
+    assert "gpu=1" in cuda["train_dense"] and "gpu=1" in cuda["relufy_finetune"]
+    assert "gpu=" not in cuda["plot"] and "gpu=" not in cuda["kernel_benchmark"]
+    assert "gpu=0" in job_blocks()["train_dense"]
 
 
 @pytest.mark.slow

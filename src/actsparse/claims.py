@@ -15,10 +15,12 @@ A claim's `ours` is a query in a deliberately small language (no code in YAML):
     order_by: optional column: return every matching row's value, in that order (for
              the `increasing` rule)
 
-Verdict rules (`verdict.rule`): within_abs / within_rel (`tol`) and at_least / at_most
-(`bound`) give "reproduced" or "not reproduced"; greater_than / less_than (another query
-`than`, times `factor`) and increasing give "shape holds" or "not reproduced". A claim whose
-table the run did not produce is "not run"; one whose query matches nothing is "no data".
+Verdict rules (`verdict.rule`): within_abs / within_rel / within_rel_gain (`tol`; the gain
+rule compares speedup - 1, so no speedup near 1 passes for a modest claimed gain) and
+at_least / at_most (`bound`) give "reproduced" or "not reproduced"; greater_than /
+less_than (another query `than`, times `factor`) and increasing give "shape holds" or
+"not reproduced". A claim whose table the run did not produce is "not run"; one whose
+query matches nothing is "no data".
 """
 
 from __future__ import annotations
@@ -161,6 +163,9 @@ def verdict(
         ok, why = abs(ours - seed) <= rule["tol"], f"|ours - seed| <= {rule['tol']:g}"
     elif kind == "within_rel":
         ok, why = abs(ours - seed) <= rule["tol"] * abs(seed), f"within {rule['tol']:.0%} of seed"
+    elif kind == "within_rel_gain":
+        ok = abs(ours - seed) <= rule["tol"] * abs(seed - 1.0)
+        why = f"gain within {rule['tol']:.0%} of the seed's"
     elif kind == "at_least":
         ok, why = ours >= rule["bound"], f"needs >= {rule['bound']:g}"
     else:  # at_most

@@ -96,6 +96,34 @@ def _check_cross_fields(cfg: dict[str, Any]) -> None:
             f"({dec['prompt_bytes']} + {dec['new_bytes']}) exceed model.block_size "
             f"({model['block_size']})"
         )
+    prune, comb = cfg.get("prune", {}), cfg.get("combined", {})
+    if prune and comb:  # the combined stage holds the prune stage's masks (its models)
+        if comb["ratio"] not in prune["ratios"]:
+            problems.append(
+                f"config key 'combined.ratio': {comb['ratio']} is not one of prune.ratios "
+                f"{prune['ratios']} (the combined stage takes the prune stage's masks)"
+            )
+        missing = [s for s in comb["structures"] if s not in prune["structures"]]
+        if missing:
+            problems.append(
+                f"config key 'combined.structures': {missing} not in prune.structures "
+                f"{prune['structures']} (the combined stage takes the prune stage's masks)"
+            )
+    agg, lams = cfg.get("aggregated", {}), cfg.get("relufy", {}).get("lams")
+    if agg and lams is not None and not any(float(x) == float(agg["lam"]) for x in lams):
+        problems.append(
+            f"config key 'aggregated.lam': {agg['lam']} is not one of relufy.lams {lams} "
+            f"(it names the relufied model to read)"
+        )
+    spec = cfg.get("speculative", {})
+    if spec and model and spec["max_gamma"] > model["block_size"]:
+        problems.append(
+            f"config key 'speculative.max_gamma': {spec['max_gamma']} exceeds "
+            f"model.block_size ({model['block_size']})"
+        )
+    pre = cfg.get("preact", {})
+    if pre and pre["lo"] >= pre["hi"]:
+        problems.append(f"config key 'preact.lo': {pre['lo']} must be below preact.hi")
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
 

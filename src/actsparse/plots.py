@@ -301,6 +301,70 @@ def kernel_latency(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi:
     save_figure(fig, paths, dpi)
 
 
+def aggregated(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: int) -> None:
+    """RSB Fig. 7a,b: neurons not yet used after t bytes, per layer, and against s_i^t."""
+    df = t["aggregated"]
+    obs, rnd = df[df.kind == "observed"], df[df.kind == "random"]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4.0))
+    for layer, g in obs.groupby("layer"):
+        a1.plot(g.t, g.unused_frac, lw=1, label=f"layer {layer}")
+    mean = obs.groupby("t").unused_frac.mean()
+    a1.plot(mean.index, mean.values, "k", lw=2, label="mean")
+    _finish(a1, "aggregated sparsity (observed)", "prompt bytes t", "fraction of neurons unused")
+    a1.legend(fontsize=7)
+    layers = sorted(obs.layer.unique())
+    for i, layer in enumerate({layers[0], layers[-1]}):
+        for kind, g, style in (("observed", obs, "-"), ("random s_i^t", rnd, "--")):
+            sel = g[g.layer == layer]
+            a2.plot(sel.t, sel.unused_frac, style, color=f"C{i}", label=f"layer {layer} {kind}")
+    a2.set_yscale("log")
+    _finish(a2, "observed vs random reuse", "prompt bytes t", "fraction unused (log)")
+    a2.legend(fontsize=7)
+    save_figure(fig, paths, dpi)
+
+
+def speculative(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: int) -> None:
+    """RSB Fig. 7d and 11: speedups from the measured s_agg(gamma), and the optimal gamma."""
+    df = t["speculative"]
+    fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(15, 4.0))
+    c = 0.02 if (df.c == 0.02).any() else float(df.c.iloc[0])
+    alpha = 0.8 if (df.alpha == 0.8).any() else float(df.alpha.iloc[0])
+    sel = df[(df.c == c) & (df.alpha == alpha)]
+    for kind in ("aggregated", "random"):
+        g = sel[sel.kind == kind].sort_values("gamma")
+        a1.plot(g.gamma, g.speedup_vs_standard, label=kind)
+    _finish(a1, f"sparse over standard speculative (c={c:g})", "gamma", "speedup")
+    a1.legend(fontsize=8)
+    for kind in ("aggregated", "random", "standard"):
+        g = sel[sel.kind == kind].sort_values("gamma")
+        a2.plot(g.gamma, g.speedup_vs_autoregressive, label=kind)
+    _finish(a2, f"over autoregressive (c={c:g}, α={alpha:g})", "gamma", "speedup")
+    a2.legend(fontsize=8)
+    best = df[df.optimal & df.kind.isin(["aggregated", "standard"])]
+    for (kind, cc), g in best.groupby(["kind", "c"]):
+        g = g.sort_values("alpha")
+        a3.plot(g.alpha, g.gamma, marker="o", label=f"{kind}, c={cc:g}")
+    _finish(a3, "optimal gamma", "alpha", "gamma")
+    a3.legend(fontsize=7)
+    save_figure(fig, paths, dpi)
+
+
+def preact(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: int) -> None:
+    """RSB Fig. 5: FFN pre-activation densities per layer, dense / swapped / relufied."""
+    df = t["preact"]
+    layers = sorted(df.layer.unique())
+    fig, axes = plt.subplots(1, len(layers), figsize=(3.2 * len(layers), 3.2), squeeze=False)
+    for ax, layer in zip(axes[0], layers, strict=True):
+        for variant, g in df[df.layer == layer].groupby("variant", sort=False):
+            mid = (g.bin_lo + g.bin_hi) / 2
+            above = g.frac_above_zero.iloc[0]
+            ax.plot(mid, g.density, lw=1, label=f"{variant} ({above:.0%} > 0)")
+        ax.axvline(0, color="k", lw=0.8)
+        _finish(ax, f"layer {layer}", "pre-activation", "density")
+        ax.legend(fontsize=6)
+    save_figure(fig, paths, dpi)
+
+
 def _curve_only(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: int) -> None:
     train_dense_curve(t["train_dense"], paths, dpi)
 
@@ -318,6 +382,9 @@ FIGURES = {
     "prune_recovery": (prune_recovery, ["prune"]),
     "combined_summary": (combined_summary, ["combined", "flops"]),
     "kernel_latency": (kernel_latency, ["kernels"]),
+    "aggregated": (aggregated, ["aggregated"]),
+    "speculative": (speculative, ["speculative"]),
+    "preact": (preact, ["preact"]),
 }
 FIGURE_TABLES = {name: tables for name, (_, tables) in FIGURES.items()}
 

@@ -178,6 +178,36 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("act_sparsity", F64),
         ("greedy_identical", BOOL),  # same bytes as the dense path of the same model
     ),
+    # RSB Fig. 7a,b: per layer and prompt length t, the fraction of FFN neurons not yet used
+    # (kind "observed", averaged over prompts) and the random baseline s_i^t (kind "random").
+    "aggregated": _schema(
+        ("layer", I64),
+        ("t", I64),
+        ("kind", STR),
+        ("unused_frac", F64),
+        ("act_sparsity", F64),  # the layer's mean per-byte sparsity s_i
+    ),
+    # RSB Theorems 1-2 from the measured s_agg(gamma); kind aggregated | random | standard.
+    "speculative": _schema(
+        ("kind", STR),
+        ("source", STR),  # formula (a measured draft/verify run would be "measured")
+        ("c", F64),
+        ("alpha", F64),
+        ("gamma", I64),
+        ("s_agg", F64),
+        ("speedup_vs_standard", F64),
+        ("speedup_vs_autoregressive", F64),
+        ("optimal", BOOL),  # the gamma maximising speedup_vs_autoregressive for kind, c, alpha
+    ),
+    # RSB Fig. 5: binned FFN pre-activation densities per layer (variant: dense | swapped |
+    # relufied).
+    "preact": _schema(
+        ("layer", I64),
+        ("bin_lo", F64),
+        ("bin_hi", F64),
+        ("density", F64),
+        ("frac_above_zero", F64),
+    ),
     # One row per seed claim (variant = the claim's id in config/claims.yaml).
     "claims": _schema(
         ("seed_file", STR),

@@ -19,6 +19,17 @@ RES = f"results/{RUN}"
 LOGS = f"logs/{RUN}"
 BENCH = f"benchmarks/{RUN}"
 DENSE = f"{RES}/models/dense.pt"
+# Training rules ask the cluster for a GPU only when the config asks for CUDA explicitly
+# (`device: auto` cannot know at planning time what the node it lands on will have).
+GPU = 1 if config["device"] == "cuda" else 0
+# The relufied model the RSB analyses read: relufy_lam<aggregated.lam>, spelt as in lams.
+RELUFIED = next(
+    f"{RES}/models/relufy_lam{l}.pt"
+    for l in config["relufy"]["lams"]
+    if float(l) == float(config["aggregated"]["lam"])
+)
+# The prune stage's model whose masks the combined stage holds (its ratio, per structure).
+PRUNED = lambda w: f"{RES}/models/prune_{w.structure}_r{config['combined']['ratio']}.pt"
 SPLITS = {s: f"{RES}/data/{s}.bin" for s in ("train", "val", "test")}
 
 # The config subset a rule depends on: editing anything else never reruns it. Always
@@ -80,6 +91,9 @@ TABLES = [
     "kernels",
     "decode",
     "refuted",
+    "aggregated",
+    "speculative",
+    "preact",
     "claims",
 ]
 # The figures the results page shows (all of them are in the Snakemake report).

@@ -16,6 +16,7 @@ rule train_dense:
     resources:
         mem_mb=4000,
         runtime=120,
+        gpu=GPU,
     params:
         lib=code("train_dense.py"),
         cfg=section("run_name", "seed", "device", "data", "model", "train_dense"),

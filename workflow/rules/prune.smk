@@ -19,6 +19,7 @@ rule prune:
     resources:
         mem_mb=4000,
         runtime=60,
+        gpu=GPU,
     params:
         lib=code("prune.py"),
         cfg=lambda w: {

@@ -19,6 +19,7 @@ rule relufy_finetune:
     resources:
         mem_mb=4000,
         runtime=60,
+        gpu=GPU,
     params:
         lib=code("relufy_finetune.py"),
         cfg=sweep_section("relufy", *RELUFY_SWEEP),
@@ -48,6 +49,7 @@ rule relufy_schedule:
     resources:
         mem_mb=4000,
         runtime=60,
+        gpu=GPU,
     params:
         lib=code("relufy_finetune.py"),
         cfg=sweep_section("relufy", *RELUFY_SWEEP),
@@ -74,6 +76,7 @@ rule scratch:
     resources:
         mem_mb=4000,
         runtime=120,
+        gpu=GPU,
     params:
         lib=code("scratch.py"),
         cfg=lambda w: {
@@ -91,6 +94,7 @@ rule combined_sparsity:
         **SPLITS,
         control=f"{RES}/tables/dense_control.parquet",
         model=DENSE,
+        pruned=PRUNED,
     output:
         model=f"{RES}/models/combined_{{structure}}.pt",
         part=f"{RES}/tables/parts/combined/{{structure}}.parquet",
@@ -104,6 +108,7 @@ rule combined_sparsity:
     resources:
         mem_mb=4000,
         runtime=60,
+        gpu=GPU,
     params:
         lib=code("combined_sparsity.py"),
         cfg=sweep_section("combined", "structures"),
@@ -119,6 +124,7 @@ rule combined_best:
         control=f"{RES}/tables/dense_control.parquet",
         frontier=f"{RES}/tables/relufy_frontier.parquet",
         model=DENSE,
+        pruned=PRUNED,
     output:
         model=f"{RES}/models/combined_{{structure}}_best.pt",
         part=f"{RES}/tables/parts/combined/{{structure}}_best.parquet",
@@ -132,6 +138,7 @@ rule combined_best:
     resources:
         mem_mb=4000,
         runtime=60,
+        gpu=GPU,
     params:
         lib=code("combined_sparsity.py"),
         cfg=sweep_section("combined", "structures"),
@@ -179,6 +186,7 @@ rule dense_control:
     resources:
         mem_mb=4000,
         runtime=60,
+        gpu=GPU,
     params:
         lib=code("dense_control.py"),
         cfg=sweep_section("relufy", *RELUFY_SWEEP),

@@ -1,6 +1,6 @@
 """Rules combined_sparsity (the combined section's constant lam) and combined_best (the
-relufy frontier's best schedule and FATReLU threshold): the 50% weight prune and ReLU + L1
-in one fine-tune, masks held."""
+relufy frontier's best schedule and FATReLU threshold): the dense model with the prune
+stage's masks (same ratio and structure) and ReLU + L1 in one fine-tune, masks held."""
 
 import sys
 
@@ -15,7 +15,7 @@ from actsparse.config import config_hash
 from actsparse.corpus import read_splits
 from actsparse.finetune import add_matched
 from actsparse.frontier import best_row
-from actsparse.pruning import prune_ffn, weight_sparsity
+from actsparse.pruning import weight_sparsity
 from actsparse.relufy import fatrelu_rows, relufy_finetune
 from actsparse.schedules import L1Schedule
 from actsparse.tables import read_table, write_table
@@ -34,7 +34,7 @@ job = {**cfg, "structure": structure, "schedule": schedule.to_dict()}
 tcfg = TrainConfig.for_stage(cfg, "combined")
 splits = read_splits(snakemake.input)
 model, _ = load_model(snakemake.input.model)
-masks = prune_ffn(model, c["ratio"], structure)
+masks = load_model(snakemake.input.pruned)[0].masks  # the prune stage's own masks
 ce_dense, rows = relufy_finetune(
     model,
     splits,

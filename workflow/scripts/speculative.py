@@ -1,0 +1,27 @@
+"""Rule speculative: sparse vs standard speculative decoding and vs autoregressive decoding
+from the relufied model's measured s_agg(gamma), by RSB's Theorems 1-2, per c and alpha."""
+
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+import torch
+
+from actsparse.aggregated import prompt_active_sets, window_rows
+from actsparse.checkpoint import load_model
+from actsparse.corpus import read_splits
+from actsparse.speculative import formula_rows
+from actsparse.tables import write_table
+
+torch.set_num_threads(snakemake.threads)
+cfg = snakemake.params.cfg
+s = cfg["speculative"]
+model, meta = load_model(snakemake.input.model)
+val = read_splits(snakemake.input)["val"]
+active = prompt_active_sets(model, val, cfg["aggregated"]["prompts"])
+s_agg: dict[str, dict[int, float]] = {"observed": {}, "random": {}}
+for r in window_rows(active, list(range(1, s["max_gamma"] + 1))):
+    s_agg[r["kind"]][r["gamma"]] = r["s_agg"]
+variant = meta.get("variant", "relufied")
+rows = [{"variant": variant, **r} for r in formula_rows(s_agg, s["cs"], s["alphas"])]
+write_table("speculative", rows, snakemake.output.table, cfg)
