@@ -94,6 +94,10 @@ STAGE_TABLES = [
     "aggregated",
     "speculative",
     "preact",
+    "activation_family",
+    "stage2",
+    "shifted_relu",
+    "reuse",
 ]
 FIGURES = [
     "train_dense_curve",
@@ -110,6 +114,10 @@ FIGURES = [
     "aggregated",
     "speculative",
     "preact",
+    "activation_family",
+    "stage2",
+    "shifted_relu",
+    "reuse",
 ]
 
 

@@ -109,11 +109,18 @@ def _check_cross_fields(cfg: dict[str, Any]) -> None:
                 f"config key 'combined.structures': {missing} not in prune.structures "
                 f"{prune['structures']} (the combined stage takes the prune stage's masks)"
             )
-    agg, lams = cfg.get("aggregated", {}), cfg.get("relufy", {}).get("lams")
-    if agg and lams is not None and not any(float(x) == float(agg["lam"]) for x in lams):
+    rel, lams = cfg.get("relufied", {}), cfg.get("relufy", {}).get("lams")
+    if rel and lams is not None and not any(float(x) == float(rel["lam"]) for x in lams):
         problems.append(
-            f"config key 'aggregated.lam': {agg['lam']} is not one of relufy.lams {lams} "
+            f"config key 'relufied.lam': {rel['lam']} is not one of relufy.lams {lams} "
             f"(it names the relufied model to read)"
+        )
+    reuse = cfg.get("reuse", {})
+    if reuse and model and reuse["prompt_bytes"] + 2 * max(reuse["gammas"]) > model["block_size"]:
+        problems.append(
+            f"config key 'reuse.gammas': prompt_bytes + 2 * max gamma "
+            f"({reuse['prompt_bytes']} + 2 * {max(reuse['gammas'])}) exceed model.block_size "
+            f"({model['block_size']})"
         )
     spec = cfg.get("speculative", {})
     if spec and model and spec["max_gamma"] > model["block_size"]:

@@ -184,6 +184,12 @@ class ByteGPT(nn.Module):
         for block in self.h:
             block.mlp.act = Activation(kind, shift, beta)
 
+    def set_norm_relu(self, on: bool = True) -> None:
+        """Stage-2 relufication in place: ReLU after the norms that feed QKV and FFN up."""
+        self.cfg = ModelConfig.from_dict({**self.cfg.to_dict(), "norm_relu": on})
+        for block in self.h:
+            block.ln_1.relu = block.ln_2.relu = on
+
     def set_masks(self, masks: dict[str, torch.Tensor]) -> None:
         params = dict(self.named_parameters())
         for name, mask in masks.items():

@@ -365,6 +365,71 @@ def preact(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: int) ->
     save_figure(fig, paths, dpi)
 
 
+def activation_family(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: int) -> None:
+    """RSB Fig. 2: sparsity over training per beta, and the final ce and sparsity per beta."""
+    df = t["activation_family"]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4.0))
+    curve = df[df.row_type == "curve"]
+    for beta, g in curve.groupby("beta"):
+        g = g.sort_values("step")
+        a1.plot(g.step, g.act_sparsity, marker=".", label=f"β={beta:g}")
+    _finish(a1, "sparsity over training (from scratch)", "step", "act_sparsity")
+    a1.legend(fontsize=8)
+    final = df[df.row_type == "final"].sort_values("beta")
+    labels = [f"{b:g}" for b in final.beta]
+    a2.bar(labels, final.act_sparsity, color="C0", alpha=0.6, label="act_sparsity")
+    a2b = a2.twinx()
+    a2b.plot(labels, final.ce, "o-", color="C3", label="ce")
+    a2b.set_ylabel("final ce (nats/byte)")
+    _finish(a2, "final sparsity and ce per β", "β", "act_sparsity")
+    save_figure(fig, paths, dpi)
+
+
+def stage2(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: int) -> None:
+    """RSB Table 1: input sparsity of QKV, up and down, and FLOPs per byte, per stage."""
+    df = t["stage2"]
+    final = df[df.row_type == "final"].set_index("variant").loc[["stage1", "stage2"]]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4.0))
+    cols = ["qkv_in_sparsity", "up_in_sparsity", "down_in_sparsity"]
+    final[cols].rename(columns=lambda c: c.removesuffix("_in_sparsity")).plot.bar(ax=a1, rot=0)
+    _finish(a1, "input sparsity per projection", "", "fraction exactly zero")
+    a2.bar(final.index, final.flops_frac_of_dense, color="C2")
+    for i, (f, d) in enumerate(zip(final.flops_frac_of_dense, final.delta_ce, strict=True)):
+        a2.annotate(f"{f:.0%}, Δce {d:+.3f}", (i, f), ha="center", va="bottom", fontsize=8)
+    _finish(a2, "FLOPs per byte (skipping zero inputs)", "", "fraction of dense")
+    save_figure(fig, paths, dpi)
+
+
+def shifted_relu(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: int) -> None:
+    """RSB Fig. 8: shifted ReLU against the plain ReLU fine-tune (relufy_lam0), over steps."""
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4.0))
+    relu = t["relufy"][(t["relufy"].variant == "relufy_lam0") & (t["relufy"].row_type == "curve")]
+    sh = t["shifted_relu"][t["shifted_relu"].row_type == "curve"]
+    b = sh["shift"].dropna().iloc[0] if sh["shift"].notna().any() else float("nan")
+    for label, g in ((f"shifted ReLU (b={b:.3g})", sh), ("ReLU", relu)):
+        g = g.sort_values("step")
+        a1.plot(g.step, g.delta_ce, marker=".", label=label)
+        a2.plot(g.step, g.act_sparsity, marker=".", label=label)
+    a1.set_yscale("symlog", linthresh=0.01)
+    _finish(a1, "quality", "step", "delta_ce (nats/byte)")
+    _finish(a2, "sparsity", "step", "act_sparsity")
+    a1.legend(fontsize=8)
+    save_figure(fig, paths, dpi)
+
+
+def reuse(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: int) -> None:
+    """RSB Fig. 7c: perplexity with reused vs random neuron sets per window length."""
+    df = t["reuse"]
+    fig, ax = plt.subplots(figsize=(5.5, 4.0))
+    for kind, style in (("reuse", "o-"), ("random", "s--"), ("none", "k:")):
+        g = df[df.kind == kind].sort_values("gamma")
+        ax.plot(g.gamma, g.ppl, style, label=kind)
+    ax.set_xscale("log", base=2)
+    _finish(ax, "reusing the previous window's neurons", "window γ (bytes)", "perplexity per byte")
+    ax.legend(fontsize=8)
+    save_figure(fig, paths, dpi)
+
+
 def _curve_only(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: int) -> None:
     train_dense_curve(t["train_dense"], paths, dpi)
 
@@ -385,6 +450,10 @@ FIGURES = {
     "aggregated": (aggregated, ["aggregated"]),
     "speculative": (speculative, ["speculative"]),
     "preact": (preact, ["preact"]),
+    "activation_family": (activation_family, ["activation_family"]),
+    "stage2": (stage2, ["stage2"]),
+    "shifted_relu": (shifted_relu, ["shifted_relu", "relufy"]),
+    "reuse": (reuse, ["reuse"]),
 }
 FIGURE_TABLES = {name: tables for name, (_, tables) in FIGURES.items()}
 

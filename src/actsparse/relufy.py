@@ -77,13 +77,18 @@ def train_scratch(
     ckpt_path: str | Path | None = None,
     run_id: str = "",
     progress: bool = True,
+    section: str = "scratch",
 ) -> tuple[ByteGPT, list[dict[str, Any]]]:
-    """The from-scratch control: a fresh model with the variant's activation (and L1),
-    trained for the scratch budget. `delta_ce` is left to readers, who compare variants
-    at the same budget (the seed's +0.008 is ReLU+L1 against GELU, both from scratch)."""
+    """The from-scratch control: a fresh model with the variant's activation (and L1, and
+    beta for xsigmoid), trained for the budget of config section `section`. `delta_ce` is
+    left to readers, who compare variants at the same budget (the seed's +0.008 is
+    ReLU + L1 against GELU, both from scratch)."""
     torch.manual_seed(cfg["seed"])
-    model = ByteGPT(ModelConfig.from_dict({**cfg["model"], "activation": variant["activation"]}))
-    tcfg = TrainConfig.for_stage(cfg, "scratch")
+    arch = {**cfg["model"], "activation": variant["activation"]}
+    if "beta" in variant:  # x * sigmoid(beta x): the activation family
+        arch["act_beta"] = variant["beta"]
+    model = ByteGPT(ModelConfig.from_dict(arch))
+    tcfg = TrainConfig.for_stage(cfg, section)
     lam = variant.get("lam", 0.0)
     reg = L1Penalty(lam) if lam > 0 else None
     result = train(model, splits["train"], splits["val"], tcfg, ckpt_path, run_id, reg, progress)
@@ -108,4 +113,6 @@ def train_scratch(
     )
     rows += layer_rows(final, tcfg.steps)
     base = {"variant": variant["name"], "activation": variant["activation"], "lam": lam}
+    if "beta" in variant:
+        base["beta"] = variant["beta"]
     return model, [{**base, **r} for r in rows]

@@ -48,6 +48,7 @@ FINETUNE = (
     ("weight_sparsity", F64),
     ("activation", STR),
     ("lam", F64),  # the L1 coefficient; for a ramped schedule, its peak
+    ("shift", F64),  # b of shifted ReLU(x - b)
     ("schedule", STR),  # the L1 schedule's name (relufy: lam<x> for a constant lam)
     ("ramp", STR),  # constant | linear | stepwise
     ("fat_threshold", F64),  # FATReLU T applied after the fine-tune (null: plain ReLU)
@@ -177,6 +178,28 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("speedup_vs_dense_path", F64),
         ("act_sparsity", F64),
         ("greedy_identical", BOOL),  # same bytes as the dense path of the same model
+    ),
+    # RSB Fig. 2: from-scratch models with x * sigmoid(beta x) (beta = inf: ReLU).
+    "activation_family": _schema(*FINETUNE, ("beta", F64)),
+    # RSB Fig. 8: shifted ReLU fine-tuned like the plain ReLU (compare relufy_lam0).
+    "shifted_relu": _schema(*FINETUNE),
+    # RSB Fig. 3 / Table 1: stage 1 (FFN ReLU) and stage 2 (+ ReLU after the norms).
+    "stage2": _schema(
+        *FINETUNE,
+        ("qkv_in_sparsity", F64),
+        ("up_in_sparsity", F64),
+        ("down_in_sparsity", F64),
+        ("flops_per_byte", F64),  # every projection skipping its zero inputs
+        ("flops_frac_of_dense", F64),
+    ),
+    # RSB Fig. 7c: ce after a prompt with alternate gamma-byte windows restricted to the
+    # previous window's active neurons (reuse), a random set of that size, or neither.
+    "reuse": _schema(
+        ("gamma", I64),
+        ("kind", STR),
+        ("ce", F64),
+        ("ppl", F64),
+        ("kept_frac", F64),  # mean fraction of neurons allowed in the restricted windows
     ),
     # RSB Fig. 7a,b: per layer and prompt length t, the fraction of FFN neurons not yet used
     # (kind "observed", averaged over prompts) and the random baseline s_i^t (kind "random").

@@ -22,11 +22,11 @@ DENSE = f"{RES}/models/dense.pt"
 # Training rules ask the cluster for a GPU only when the config asks for CUDA explicitly
 # (`device: auto` cannot know at planning time what the node it lands on will have).
 GPU = 1 if config["device"] == "cuda" else 0
-# The relufied model the RSB analyses read: relufy_lam<aggregated.lam>, spelt as in lams.
+# The relufied model the RSB analyses read: relufy_lam<relufied.lam>, spelt as in lams.
 RELUFIED = next(
     f"{RES}/models/relufy_lam{l}.pt"
     for l in config["relufy"]["lams"]
-    if float(l) == float(config["aggregated"]["lam"])
+    if float(l) == float(config["relufied"]["lam"])
 )
 # The prune stage's model whose masks the combined stage holds (its ratio, per structure).
 PRUNED = lambda w: f"{RES}/models/prune_{w.structure}_r{config['combined']['ratio']}.pt"
@@ -63,6 +63,10 @@ PARTS = {
     ]
     + [f"{RES}/tables/parts/relufy/sched_{s}.parquet" for s in SCHEDULES],
     "scratch": [f"{RES}/tables/parts/scratch/{v}.parquet" for v in SCRATCH],
+    "activation_family": [
+        f"{RES}/tables/parts/activation_family/beta{b}.parquet"
+        for b in config["activation_family"]["betas"]
+    ],
     "prune": [
         f"{RES}/tables/parts/prune/{s}_r{r}.parquet"
         for s in config["prune"]["structures"]
@@ -94,6 +98,10 @@ TABLES = [
     "aggregated",
     "speculative",
     "preact",
+    "activation_family",
+    "stage2",
+    "shifted_relu",
+    "reuse",
     "claims",
 ]
 # The figures the results page shows (all of them are in the Snakemake report).
@@ -117,3 +125,4 @@ wildcard_constraints:
     ratio=r"[0-9.e-]+",
     structure="unstructured|block16",
     schedule=r"[A-Za-z0-9_.-]+",
+    beta=r"[0-9.e+-]+|inf",
