@@ -55,12 +55,16 @@ def test_formula_rows_mark_one_optimal_gamma_per_kind_c_alpha():
         "observed": {g: 0.9 / g for g in range(1, 33)},
         "random": {g: 0.9**g for g in range(1, 33)},
     }
-    rows = formula_rows(s_agg, [0.02], [0.6, 0.8])
-    for kind in ("aggregated", "random", "standard"):
+    rows = formula_rows(s_agg, [0.02], [0.6, 0.8], down_share=0.3)
+    for kind in ("aggregated", "random", "standard", "aggregated_down"):
         for alpha in (0.6, 0.8):
             block = [r for r in rows if r["kind"] == kind and r["alpha"] == alpha]
             assert len(block) == 32 and sum(r["optimal"] for r in block) == 1
     assert all(r["speedup_vs_standard"] == 1.0 for r in rows if r["kind"] == "standard")
+    down = {r["gamma"]: r for r in rows if r["kind"] == "aggregated_down" and r["alpha"] == 0.8}
+    full = {r["gamma"]: r for r in rows if r["kind"] == "aggregated" and r["alpha"] == 0.8}
+    assert down[1]["s_agg"] == pytest.approx(0.3 * full[1]["s_agg"])
+    assert 1.0 < down[1]["speedup_vs_standard"] < full[1]["speedup_vs_standard"]
 
 
 def test_active_sets_match_the_relu_zeros(byte_stream):

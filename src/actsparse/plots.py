@@ -330,17 +330,17 @@ def speculative(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: in
     c = 0.02 if (df.c == 0.02).any() else float(df.c.iloc[0])
     alpha = 0.8 if (df.alpha == 0.8).any() else float(df.alpha.iloc[0])
     sel = df[(df.c == c) & (df.alpha == alpha)]
-    for kind in ("aggregated", "random"):
+    for kind in ("aggregated", "random", "aggregated_down"):
         g = sel[sel.kind == kind].sort_values("gamma")
         a1.plot(g.gamma, g.speedup_vs_standard, label=kind)
     _finish(a1, f"sparse over standard speculative (c={c:g})", "gamma", "speedup")
     a1.legend(fontsize=8)
-    for kind in ("aggregated", "random", "standard"):
+    for kind in ("aggregated", "random", "standard", "aggregated_down"):
         g = sel[sel.kind == kind].sort_values("gamma")
         a2.plot(g.gamma, g.speedup_vs_autoregressive, label=kind)
     _finish(a2, f"over autoregressive (c={c:g}, α={alpha:g})", "gamma", "speedup")
     a2.legend(fontsize=8)
-    best = df[df.optimal & df.kind.isin(["aggregated", "standard"])]
+    best = df[df.optimal & df.kind.isin(["aggregated", "aggregated_down", "standard"])]
     for (kind, cc), g in best.groupby(["kind", "c"]):
         g = g.sort_values("alpha")
         a3.plot(g.alpha, g.gamma, marker="o", label=f"{kind}, c={cc:g}")

@@ -25,16 +25,23 @@ def speedup_vs_autoregressive(c: float, gamma: int, s_agg: float, alpha: float) 
 
 
 def formula_rows(
-    s_agg: dict[str, dict[int, float]], cs: list[float], alphas: list[float]
+    s_agg: dict[str, dict[int, float]],
+    cs: list[float],
+    alphas: list[float],
+    down_share: float = 1.0,
 ) -> list[dict[str, Any]]:
     """Every (kind, c, alpha, gamma): both speedups; `optimal` marks the gamma that
     maximises the speedup over autoregressive decoding for that kind, c and alpha.
 
     s_agg: kind ("observed" aggregated, "random" baseline) -> gamma -> s_agg; the kind
-    "standard" (no sparsity) is added here.
+    "standard" (no sparsity) is added here. RSB's latency model lets the sparsity cut the
+    whole target pass; kind "aggregated_down" lets it cut only the down projection's share
+    of the pass (`down_share`, e.g. its share of the FLOPs), what an engine without an
+    active-neuron predictor can skip.
     """
     kinds = {"aggregated": s_agg["observed"], "random": s_agg["random"]}
     kinds["standard"] = {g: 0.0 for g in s_agg["observed"]}
+    kinds["aggregated_down"] = {g: down_share * s for g, s in s_agg["observed"].items()}
     rows = []
     for kind, by_gamma in kinds.items():
         for c in cs:

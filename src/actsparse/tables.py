@@ -210,7 +210,9 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("unused_frac", F64),
         ("act_sparsity", F64),  # the layer's mean per-byte sparsity s_i
     ),
-    # RSB Theorems 1-2 from the measured s_agg(gamma); kind aggregated | random | standard.
+    # RSB Theorems 1-2 from the measured s_agg(gamma); kind aggregated | random | standard |
+    # aggregated_down (sparsity cuts only the down projection's share of the pass; s_agg is
+    # then the effective fraction skipped).
     "speculative": _schema(
         ("kind", STR),
         ("source", STR),  # formula (a measured draft/verify run would be "measured")

@@ -10,6 +10,7 @@ import torch
 from actsparse.aggregated import prompt_active_sets, window_rows
 from actsparse.checkpoint import load_model
 from actsparse.corpus import read_splits
+from actsparse.flops import dense_flops
 from actsparse.speculative import formula_rows
 from actsparse.tables import write_table
 
@@ -23,5 +24,7 @@ s_agg: dict[str, dict[int, float]] = {"observed": {}, "random": {}}
 for r in window_rows(active, list(range(1, s["max_gamma"] + 1))):
     s_agg[r["kind"]][r["gamma"]] = r["s_agg"]
 variant = meta.get("variant", "relufied")
-rows = [{"variant": variant, **r} for r in formula_rows(s_agg, s["cs"], s["alphas"])]
+dense = dense_flops(model.cfg)
+rows = formula_rows(s_agg, s["cs"], s["alphas"], down_share=dense.ffn_down / dense.total)
+rows = [{"variant": variant, **r} for r in rows]
 write_table("speculative", rows, snakemake.output.table, cfg)
