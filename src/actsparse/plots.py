@@ -185,7 +185,9 @@ def relufy_frontier(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi
         ax.scatter(fat.act_sparsity, fat.delta_ce_matched, marker="^", label=f"{ramp} L1 + FATReLU")
     front = f[f.on_front].sort_values("act_sparsity")
     ax.plot(front.act_sparsity, front.delta_ce_matched, "k--", lw=0.8, label="Pareto front")
-    for p in f[f.on_front | f.best].itertuples():
+    # Label the plain schedules on the front and the best pick; FATReLU points sit just to
+    # the right of their schedule and would only crowd the labels.
+    for p in f[(f.on_front & f.fat_threshold.isna()) | f.best].itertuples():
         ax.annotate(
             p.variant.removeprefix("relufy_") + (" (best)" if p.best else ""),
             (p.act_sparsity, p.delta_ce_matched),
