@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from actsparse.evaluate import window_starts
+from actsparse.evaluate import window_starts, windows_tensor
 from actsparse.model import ByteGPT, capture
 
 
@@ -27,9 +27,7 @@ def active_sets(
     T = model.cfg.block_size
     per_layer: list[list[torch.Tensor]] = [[] for _ in model.h]
     for i in range(0, len(starts), batch):
-        x = torch.stack(
-            [torch.from_numpy(data[s : s + T].astype(np.int64)) for s in starts[i : i + batch]]
-        )
+        x = windows_tensor(data, np.asarray(starts[i : i + batch]), T)[:, :-1]
         with capture(model, ("ffn_post",)) as acts:
             model(x)
         for layer, a in enumerate(acts["ffn_post"]):

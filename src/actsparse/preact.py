@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from actsparse.evaluate import windows_tensor
 from actsparse.model import ByteGPT, capture
 
 
@@ -20,7 +21,7 @@ def preactivations(model: ByteGPT, data: np.ndarray, starts: list[int]) -> list[
     """Per layer: every FFN pre-activation value over the given windows, flattened."""
     model.eval()
     T = model.cfg.block_size
-    x = torch.stack([torch.from_numpy(data[s : s + T].astype(np.int64)) for s in starts])
+    x = windows_tensor(data, np.asarray(starts), T)[:, :-1]
     with capture(model, ("ffn_pre",)) as acts:
         model(x)
     return [a.flatten().float() for a in acts["ffn_pre"]]

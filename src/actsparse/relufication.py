@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from actsparse.evaluate import windows_tensor
 from actsparse.finetune import finetune, quality, val_eval
 from actsparse.flops import dense_flops, input_sparse_flops
 from actsparse.model import ByteGPT, capture
@@ -24,7 +25,7 @@ def input_sparsity(model: ByteGPT, val: np.ndarray, starts: list[int]) -> dict[s
     """Exact-zero fraction at the inputs of the QKV, up and down projections (all layers)."""
     model.eval()
     T = model.cfg.block_size
-    x = torch.stack([torch.from_numpy(val[s : s + T].astype(np.int64)) for s in starts])
+    x = windows_tensor(val, np.asarray(starts), T)[:, :-1]
     with capture(model, ("qkv_in", "up_in", "ffn_post")) as acts:
         model(x)
 

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from actsparse.evaluate import windows_tensor
 from actsparse.model import ByteGPT
 
 KINDS = ("none", "reuse", "random")
@@ -71,8 +72,8 @@ def reuse_ce(
                 block.mlp.act.register_forward_hook(_window_masker(prompt, gamma, kind, gen, kept))
             )
     try:
-        chunk = np.stack([data[s : s + T + 1].astype(np.int64) for s in starts])
-        x, y = torch.from_numpy(chunk[:, :-1]), torch.from_numpy(chunk[:, 1:])
+        w = windows_tensor(data, np.asarray(starts), T)
+        x, y = w[:, :-1], w[:, 1:]
         logits = model(x)[:, prompt:]
         ce = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y[:, prompt:].reshape(-1))
     finally:
