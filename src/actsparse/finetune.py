@@ -7,6 +7,7 @@ fixed validation windows: step 0 is the model right after the change, before any
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,27 @@ def finetune(
         )
     rows += layer_rows(result.final_val, tcfg.steps)
     return rows
+
+
+def finetune_after(
+    model: ByteGPT,
+    splits: dict[str, np.ndarray],
+    tcfg: TrainConfig,
+    change: Callable[[ByteGPT], None] | None = None,
+    regulariser: Regulariser | None = None,
+    ckpt_path: str | Path | None = None,
+    run_id: str = "",
+    progress: bool = True,
+) -> tuple[float, list[dict[str, Any]]]:
+    """Every fine-tune stage's recipe: measure the unchanged model's ce (the baseline of
+    every delta), apply `change` in place (activation swap, masks, ...), fine-tune.
+
+    Returns that baseline ce and the rows; step 0 of the rows is the changed model."""
+    ce_dense = val_eval(model, splits["val"], tcfg).ce
+    if change is not None:
+        change(model)
+    rows = finetune(model, splits, tcfg, ce_dense, regulariser, ckpt_path, run_id, progress)
+    return ce_dense, rows
 
 
 # The hyper-parameters that define a fine-tune's budget: a control matches only if all agree.

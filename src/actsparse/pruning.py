@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from actsparse.finetune import finetune, val_eval
+from actsparse.finetune import finetune_after
 from actsparse.model import ByteGPT
 from actsparse.train import TrainConfig
 
@@ -95,8 +95,10 @@ def prune_and_recover(
 ) -> list[dict[str, Any]]:
     """In place: magnitude-prune the FFN, then recover with the masks held at exactly zero.
     Step 0 of the trajectory is the CE right after pruning."""
-    ce_dense = val_eval(model, splits["val"], tcfg).ce
-    model.set_masks(prune_ffn(model, ratio, structure))
-    rows = finetune(model, splits, tcfg, ce_dense, None, ckpt_path, run_id, progress)
+
+    def prune(m: ByteGPT) -> None:
+        m.set_masks(prune_ffn(m, ratio, structure))
+
+    _, rows = finetune_after(model, splits, tcfg, prune, None, ckpt_path, run_id, progress)
     ws = weight_sparsity(model)
     return [{**r, "weight_sparsity": ws, "ratio": ratio, "structure": structure} for r in rows]

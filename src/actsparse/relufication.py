@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from actsparse.evaluate import windows_tensor
-from actsparse.finetune import finetune, quality, val_eval
+from actsparse.finetune import finetune_after, quality, val_eval
 from actsparse.flops import dense_flops, input_sparse_flops
 from actsparse.model import ByteGPT, capture
 from actsparse.train import TrainConfig
@@ -67,10 +67,12 @@ def stage2_finetune(
     progress: bool = True,
 ) -> tuple[float, list[dict[str, Any]]]:
     """In place: dense GELU model -> ReLU FFN + ReLU after both norms, fine-tuned (no L1)."""
-    ce_dense = val_eval(model, splits["val"], tcfg).ce
-    model.set_activation("relu")
-    model.set_norm_relu(True)
-    return ce_dense, finetune(model, splits, tcfg, ce_dense, None, ckpt_path, run_id, progress)
+
+    def swap(m: ByteGPT) -> None:
+        m.set_activation("relu")
+        m.set_norm_relu(True)
+
+    return finetune_after(model, splits, tcfg, swap, None, ckpt_path, run_id, progress)
 
 
 def shifted_finetune(
@@ -81,8 +83,10 @@ def shifted_finetune(
     ckpt_path: str | None = None,
     run_id: str = "",
     progress: bool = True,
-) -> list[dict[str, Any]]:
+) -> tuple[float, list[dict[str, Any]]]:
     """In place: dense GELU model -> ReLU(x - shift), fine-tuned like the plain ReLU (no L1)."""
-    ce_dense = val_eval(model, splits["val"], tcfg).ce
-    model.set_activation("shifted_relu", shift=shift)
-    return finetune(model, splits, tcfg, ce_dense, None, ckpt_path, run_id, progress)
+
+    def swap(m: ByteGPT) -> None:
+        m.set_activation("shifted_relu", shift=shift)
+
+    return finetune_after(model, splits, tcfg, swap, None, ckpt_path, run_id, progress)

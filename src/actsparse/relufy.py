@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from actsparse.finetune import L1Penalty, finetune, layer_rows, quality, val_eval
+from actsparse.finetune import L1Penalty, finetune_after, layer_rows, quality, val_eval
 from actsparse.model import ByteGPT, ModelConfig
 from actsparse.schedules import L1Schedule, ScheduledL1
 from actsparse.train import TrainConfig, train
@@ -33,12 +33,14 @@ def relufy_finetune(
     """In place: dense GELU model -> ReLU (+ masks) fine-tuned with lambda(step) * mean|a|.
 
     Returns the dense model's ce (the baseline of every delta) and the fine-tune's rows."""
-    ce_dense = val_eval(model, splits["val"], tcfg).ce
-    if masks:
-        model.set_masks(masks)
-    model.set_activation("relu")
+
+    def swap(m: ByteGPT) -> None:
+        if masks:
+            m.set_masks(masks)
+        m.set_activation("relu")
+
     reg = ScheduledL1(schedule, tcfg.steps) if schedule.peak > 0 else None
-    return ce_dense, finetune(model, splits, tcfg, ce_dense, reg, ckpt_path, run_id, progress)
+    return finetune_after(model, splits, tcfg, swap, reg, ckpt_path, run_id, progress)
 
 
 def fatrelu_rows(

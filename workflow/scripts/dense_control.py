@@ -10,7 +10,7 @@ import torch
 from actsparse.checkpoint import load_model, save_model
 from actsparse.config import config_hash
 from actsparse.corpus import read_splits
-from actsparse.finetune import finetune, val_eval
+from actsparse.finetune import finetune_after
 from actsparse.tables import write_table
 from actsparse.train import TrainConfig
 
@@ -19,8 +19,9 @@ cfg = snakemake.params.cfg
 tcfg = TrainConfig.for_stage(cfg, "relufy")
 model, _ = load_model(snakemake.input.model)
 splits = read_splits(snakemake.input)
-ce_dense = val_eval(model, splits["val"], tcfg).ce
-rows = finetune(model, splits, tcfg, ce_dense, None, snakemake.params.checkpoint, config_hash(cfg))
+_, rows = finetune_after(
+    model, splits, tcfg, None, None, snakemake.params.checkpoint, config_hash(cfg)
+)
 save_model(
     model, snakemake.output.model, {"variant": "dense_control", "config_hash": config_hash(cfg)}
 )

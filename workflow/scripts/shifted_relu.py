@@ -25,7 +25,7 @@ splits = read_splits(snakemake.input)
 model, _ = load_model(snakemake.input.dense)
 starts = list(window_starts(len(splits["val"]), model.cfg.block_size, sr["windows"]))
 shift = quantile_shift(preactivations(model, splits["val"], starts), sr["target_sparsity"])
-rows = shifted_finetune(
+_, rows = shifted_finetune(
     model,
     splits,
     TrainConfig.for_stage(cfg, "relufy"),
