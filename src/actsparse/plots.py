@@ -61,6 +61,11 @@ def _finish(ax: plt.Axes, title: str, xlabel: str, ylabel: str) -> None:
     ax.grid(alpha=0.3)
 
 
+def _label(ax: plt.Axes, text: str, xy: tuple[float, float], fontsize: int = 7) -> None:
+    """A point's label, set just above and right of it."""
+    ax.annotate(text, xy, fontsize=fontsize, xytext=(3, 3), textcoords="offset points")
+
+
 def dense_energy(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: int) -> None:
     """Share of activation energy held by the top fraction of FFN neurons, per layer."""
     df = t["dense_stats"]
@@ -96,13 +101,7 @@ def gating_sweep(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: i
         if r.down_flops_saved - last_x < 0.03:  # keep labels of crowded points legible
             continue
         last_x = r.down_flops_saved
-        ax.annotate(
-            f"τ={r.tau:g}",
-            (r.down_flops_saved, r.rel_ce),
-            fontsize=7,
-            xytext=(3, 3),
-            textcoords="offset points",
-        )
+        _label(ax, f"τ={r.tau:g}", (r.down_flops_saved, r.rel_ce))
     ax.axhline(g.max_rel_ce.iloc[0], color="C3", ls="--", label="quality budget")
     ax.set_yscale("symlog", linthresh=1e-3)
     ax.legend(fontsize=8)
@@ -157,13 +156,7 @@ def relufy_pareto(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: 
     r = r[(r.ramp == "constant") & r.fat_threshold.isna()].sort_values("lam")
     ax.plot(r.act_sparsity, r.delta_ce, marker="o", label="relufy (ReLU + L1, per λ)")
     for p in r.itertuples():
-        ax.annotate(
-            f"λ={p.lam:g}",
-            (p.act_sparsity, p.delta_ce),
-            fontsize=7,
-            xytext=(3, 3),
-            textcoords="offset points",
-        )
+        _label(ax, f"λ={p.lam:g}", (p.act_sparsity, p.delta_ce))
     c = results.end_points(t["combined"])
     ax.scatter(c.act_sparsity, c.delta_ce, marker="s", color="C2", label="combined (+50% prune)")
     ax.scatter(*SEED_RELUFY, marker="*", s=150, color="C3", label="seed 000 (85M)")
@@ -188,13 +181,8 @@ def relufy_frontier(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi
     # Label the plain schedules on the front and the best pick; FATReLU points sit just to
     # the right of their schedule and would only crowd the labels.
     for p in f[(f.on_front & f.fat_threshold.isna()) | f.best].itertuples():
-        ax.annotate(
-            p.variant.removeprefix("relufy_") + (" (best)" if p.best else ""),
-            (p.act_sparsity, p.delta_ce_matched),
-            fontsize=6,
-            xytext=(3, 3),
-            textcoords="offset points",
-        )
+        text = p.variant.removeprefix("relufy_") + (" (best)" if p.best else "")
+        _label(ax, text, (p.act_sparsity, p.delta_ce_matched), fontsize=6)
     c = results.end_points(t["combined"])
     c = c[c.delta_ce_matched.notna()]
     ax.scatter(
