@@ -90,9 +90,9 @@ def sparse_down(
     """y = wt.T @ a + bias for a mostly-zero a [F]; wt from `transpose_down`.
 
     strategy: "tiles" keeps 128 output columns in registers and passes over the active rows
-    once per tile; "rows" streams each active row whole into y held in L1; "auto" takes
-    rows only for D > 256 with more than half the neurons active, tiles otherwise (the
-    kernel_benchmark stage measures all three).
+    once per tile; "rows" streams the active rows whole, 8 per pass over y held in L1, with
+    the rows 16 further on prefetched into L2; "auto" is rows, which the kernel_benchmark
+    stage measured as fastest or level at both shapes and every sparsity (it times both).
     """
     code = DOWN_STRATEGIES[strategy]
     return extension().sparse_down(a.contiguous(), wt, _bias(bias), threads, portable, code)
