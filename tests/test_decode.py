@@ -87,3 +87,32 @@ def test_cpp_sparse_paths_generate_exactly_the_dense_bytes(relu_model):
     }
     assert outs["dense"] == outs["sparse"] == outs["block_sparse"]
     assert outs["dense"] == DecodeEngine(relu_model, "dense").generate(b"the quick ", 40)[0]
+
+
+@pytest.mark.parametrize("portable", [False, True])
+@pytest.mark.parametrize("path", ["dense", "sparse", "block_sparse"])
+def test_a_multi_byte_pass_gives_each_byte_the_logits_of_its_own_step(relu_model, path, portable):
+    # Bit for bit: a verification pass must not change what the model predicts.
+    engine = CppDecodeEngine(relu_model, path, portable=portable)
+    text = b"the quick brown fox jumps"
+    engine.forward(text[:5])
+    together = engine.forward(text[5:16])  # 11 bytes: more than one batch of 8
+    engine.reset()
+    alone = torch.stack([engine.step(b) for b in text[:16]])[5:]
+    assert torch.equal(together, alone)
+    assert engine.pos == 16
+
+
+def test_rollback_forgets_the_rejected_bytes(relu_model):
+    engine = CppDecodeEngine(relu_model, "sparse")
+    engine.forward(b"the quick")
+    engine.forward(b"XYZ")  # a rejected draft
+    engine.rollback(9)
+    after = engine.forward(b" brown")
+    engine.reset()
+    clean = engine.forward(b"the quick brown")[9:]
+    assert torch.equal(after, clean)
+    with pytest.raises(RuntimeError, match="rollback"):
+        engine.rollback(16)
+    with pytest.raises(RuntimeError, match="context full"):
+        engine.forward(b"x" * 64)

@@ -128,6 +128,13 @@ def _check_cross_fields(cfg: dict[str, Any]) -> None:
             f"config key 'speculative.max_gamma': {spec['max_gamma']} exceeds "
             f"model.block_size ({model['block_size']})"
         )
+    sd = cfg.get("speculative_decode", {})
+    if sd and model and sd["prompt_bytes"] + sd["new_bytes"] > model["block_size"]:
+        problems.append(
+            f"config key 'speculative_decode.new_bytes': prompt_bytes + new_bytes "
+            f"({sd['prompt_bytes']} + {sd['new_bytes']}) exceed model.block_size "
+            f"({model['block_size']})"
+        )
     pre = cfg.get("preact", {})
     if pre and pre["lo"] >= pre["hi"]:
         problems.append(f"config key 'preact.lo': {pre['lo']} must be below preact.hi")

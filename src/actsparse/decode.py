@@ -188,6 +188,24 @@ class CppDecodeEngine:
     def step(self, byte: int) -> torch.Tensor:
         return self._engine.step(byte)
 
+    def forward(self, data: bytes | list[int]) -> torch.Tensor:
+        """Feed several bytes in one pass (weights read once); logits [len(data), 256]."""
+        return self._engine.forward(list(data))
+
+    def rollback(self, pos: int) -> None:
+        """Forget the bytes from position pos on (a rejected draft)."""
+        self._engine.rollback(pos)
+
+    @property
+    def pos(self) -> int:
+        return self._engine.pos()
+
+    @property
+    def union_counts(self) -> tuple[int, int]:
+        """(active, total) neuron counts of the union of each pass's active sets, summed
+        over passes and layers since reset (sparse paths only; a pass is one forward)."""
+        return self._engine.union_active(), self._engine.union_total()
+
     def reset(self) -> None:
         self._engine.reset()
 

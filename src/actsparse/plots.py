@@ -420,6 +420,39 @@ def reuse(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: int) -> 
     save_figure(fig, paths, dpi)
 
 
+def speculative_decode(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: int) -> None:
+    """RSB Sec. 5.2 measured: wall-clock speedups beside the formula fed with measured c,
+    alpha and s_agg."""
+    df = t["speculative_decode"]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.0))
+    for i, (kind, label) in enumerate(
+        (("standard", "dense verify"), ("aggregated", "sparse verify"))
+    ):
+        g = df[df.kind == kind].sort_values("gamma")
+        a1.plot(
+            g.gamma, g.speedup_vs_autoregressive, "o-", color=f"C{i}", label=f"{label}, measured"
+        )
+        a1.plot(
+            g.gamma,
+            g.predicted_speedup_vs_autoregressive,
+            "x--",
+            color=f"C{i}",
+            label=f"{label}, formula",
+        )
+    a1.axhline(1.0, color="grey", lw=0.8)
+    a1.set_xscale("log", base=2)
+    _finish(a1, "over autoregressive decoding (dense path)", "gamma", "speedup")
+    a1.legend(fontsize=8)
+    g = df[df.kind == "aggregated"].sort_values("gamma")
+    a2.plot(g.gamma, g.speedup_vs_standard, "o-", label="measured")
+    a2.plot(g.gamma, g.predicted_speedup_vs_standard, "x--", label="formula (down share)")
+    a2.axhline(1.0, color="grey", lw=0.8)
+    a2.set_xscale("log", base=2)
+    _finish(a2, "sparse over dense verification", "gamma", "speedup")
+    a2.legend(fontsize=8)
+    save_figure(fig, paths, dpi)
+
+
 def _curve_only(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: int) -> None:
     train_dense_curve(t["train_dense"], paths, dpi)
 
@@ -439,6 +472,7 @@ FIGURES = {
     "kernel_latency": (kernel_latency, ["kernels"]),
     "aggregated": (aggregated, ["aggregated"]),
     "speculative": (speculative, ["speculative"]),
+    "speculative_decode": (speculative_decode, ["speculative_decode"]),
     "preact": (preact, ["preact"]),
     "activation_family": (activation_family, ["activation_family"]),
     "stage2": (stage2, ["stage2"]),

@@ -215,7 +215,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     # then the effective fraction skipped).
     "speculative": _schema(
         ("kind", STR),
-        ("source", STR),  # formula (a measured draft/verify run would be "measured")
+        ("source", STR),  # formula (the measured run is table speculative_decode)
         ("c", F64),
         ("alpha", F64),
         ("gamma", I64),
@@ -223,6 +223,26 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("speedup_vs_standard", F64),
         ("speedup_vs_autoregressive", F64),
         ("optimal", BOOL),  # the gamma maximising speedup_vs_autoregressive for kind, c, alpha
+    ),
+    # RSB Sec. 5.2 measured: an n-gram draft, the relufied target verifying with a dense
+    # (kind standard) or sparse (kind aggregated) FFN; wall-clock beside Theorems 1-2 fed
+    # with the measured c, alpha and s_agg (the union sparsity of the verification passes).
+    "speculative_decode": _schema(
+        ("kind", STR),
+        ("source", STR),  # measured
+        ("c", F64),
+        ("alpha", F64),
+        ("gamma", I64),
+        ("s_agg", F64),
+        ("speedup_vs_standard", F64),
+        ("speedup_vs_autoregressive", F64),
+        ("optimal", BOOL),  # the gamma with the best measured speedup_vs_autoregressive
+        ("predicted_speedup_vs_standard", F64),
+        ("predicted_speedup_vs_autoregressive", F64),
+        ("bytes_per_s", F64),
+        ("autoregressive_bytes_per_s", F64),  # the dense path, byte by byte
+        ("accepted_per_round", F64),
+        ("greedy_identical", BOOL),  # output equals the autoregressive greedy output
     ),
     # RSB Fig. 5: binned FFN pre-activation densities per layer (variant: dense | swapped |
     # relufied).

@@ -97,6 +97,7 @@ TABLES = [
     "refuted",
     "aggregated",
     "speculative",
+    "speculative_decode",
     "preact",
     "activation_family",
     "stage2",

@@ -48,6 +48,29 @@ rule speculative:
         "../scripts/speculative.py"
 
 
+rule speculative_decode:
+    input:
+        **SPLITS,
+        model=RELUFIED,
+    output:
+        table=f"{RES}/tables/speculative_decode.parquet",
+    log:
+        f"{LOGS}/speculative_decode.log",
+    benchmark:
+        f"{BENCH}/speculative_decode.tsv"
+    conda:
+        "../envs/actsparse.yaml"
+    threads: workflow.cores  # alone on the machine: timings are not shared with other jobs
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        lib=code("speculative_decode.py"),
+        cfg=section("relufied", "speculative_decode"),
+    script:
+        "../scripts/speculative_decode.py"
+
+
 rule preact:
     input:
         **SPLITS,

@@ -1,8 +1,10 @@
-// A whole-model decode step in C++ (batch 1, KV cache, fp32): one call per byte, so the
-// FFN's share of a step is what it is in an engine, not hidden under per-op Python
-// overhead. The FFN down projection runs densely (row dot products over W_down [D, F]),
-// sparsely (column skipping over W_down^T), or block-sparsely (1x16 blocks); everything
-// else is identical between the paths.
+// A whole-model decode step in C++ (KV cache, fp32): one call per byte, so the FFN's
+// share of a step is what it is in an engine, not hidden under per-op Python overhead.
+// The FFN down projection runs densely (row dot products over W_down [D, F]), sparsely
+// (column skipping over W_down^T), or block-sparsely (1x16 blocks); everything else is
+// identical between the paths. A call may feed several bytes at once (the verification
+// pass of speculative decoding): every weight matrix is then read once for all of them,
+// and the sparse path touches the union of their active neurons.
 
 #include <torch/extension.h>
 
@@ -40,11 +42,15 @@ void layer_norm(const float* x, const float* w, const float* b, int64_t D, bool 
   }
 }
 
-// y[o] = W[o, :] . x + b[o] for W [O, I] row-major.
-void gemv(const float* W, const float* b, const float* x, int64_t O, int64_t I, bool avx,
-          float* y) {
-  for (int64_t o = 0; o < O; ++o)
-    y[o] = actsparse::dot(W + o * I, x, I, avx) + (b ? b[o] : 0.0f);
+// Y[j, o] = W[o, :] . X[j, :] + b[o] for W [O, I] row-major and n inputs X [n, I]: each
+// row of W is loaded once for up to 8 inputs at a time.
+void gemm_rows(const float* W, const float* b, const float* X, int64_t n, int64_t O, int64_t I,
+               bool avx, float* Y) {
+  std::vector<float> out(n);
+  for (int64_t o = 0; o < O; ++o) {
+    actsparse::dots(W + o * I, X, n, I, out.data(), avx);
+    for (int64_t j = 0; j < n; ++j) Y[j * O + o] = out[j] + (b ? b[o] : 0.0f);
+  }
 }
 
 float activate(float x, int64_t kind, float shift, float beta) {
@@ -85,77 +91,93 @@ class DecodeEngineCpp {
     pos_ = 0;
     zeros_ = 0;
     total_ = 0;
+    union_active_ = 0;
+    union_total_ = 0;
   }
   int64_t zeros() const { return zeros_; }
   int64_t total() const { return total_; }
 
-  torch::Tensor step(int64_t byte) {
-    TORCH_CHECK(pos_ < T_, "context full: the engine holds ", T_, " bytes");
-    TORCH_CHECK(byte >= 0 && byte < wte_.size(0), "byte out of range");
-    const int64_t D = D_, F = F_, hd = D / n_head_, t = pos_;
-    std::vector<float> x(D), h(D), qkv(3 * D), att(D), tmp(D), u(F), scores(t + 1);
+  // Feed bytes at positions pos.. (causal among themselves); returns logits [n, 256], row j
+  // predicting the byte after bytes[j]. A byte's logits do not depend on how many bytes
+  // share the call: the same dot products are summed in the same order either way.
+  torch::Tensor forward(const std::vector<int64_t>& bytes) {
+    const int64_t n = static_cast<int64_t>(bytes.size());
+    TORCH_CHECK(n >= 1, "forward needs at least one byte");
+    TORCH_CHECK(pos_ + n <= T_, "context full: the engine holds ", T_, " bytes, ", pos_,
+                " used, ", n, " more asked");
+    for (int64_t b : bytes) TORCH_CHECK(b >= 0 && b < wte_.size(0), "byte ", b, " out of range");
+    const int64_t D = D_, F = F_, hd = D / n_head_, t0 = pos_;
+    std::vector<float> x(n * D), h(n * D), qkv(n * 3 * D), att(n * D), tmp(n * D), u(n * F),
+        scores(t0 + n);
     std::vector<int32_t> idx(F);
-    const float *e = wte_.data_ptr<float>() + byte * D, *p = wpe_.data_ptr<float>() + t * D;
-    for (int64_t d = 0; d < D; ++d) x[d] = e[d] + p[d];
+    for (int64_t j = 0; j < n; ++j) {
+      const float *e = wte_.data_ptr<float>() + bytes[j] * D,
+                  *p = wpe_.data_ptr<float>() + (t0 + j) * D;
+      for (int64_t d = 0; d < D; ++d) x[j * D + d] = e[d] + p[d];
+    }
     const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    auto norm = [&](const float* w, const float* b) {
+      for (int64_t j = 0; j < n; ++j) layer_norm(&x[j * D], w, b, D, norm_relu_, &h[j * D]);
+    };
     for (size_t l = 0; l < layers_.size(); ++l) {
       const Layer& L = layers_[l];
-      layer_norm(x.data(), ptr(L.ln1_w), ptr(L.ln1_b), D, norm_relu_, h.data());
-      gemv(ptr(L.qkv_w), ptr(L.qkv_b), h.data(), 3 * D, D, avx_, qkv.data());
+      norm(ptr(L.ln1_w), ptr(L.ln1_b));
+      gemm_rows(ptr(L.qkv_w), ptr(L.qkv_b), h.data(), n, 3 * D, D, avx_, qkv.data());
       float* K = kcache_.data() + (l * T_) * D;
       float* V = vcache_.data() + (l * T_) * D;
-      std::copy(qkv.begin() + D, qkv.begin() + 2 * D, K + t * D);
-      std::copy(qkv.begin() + 2 * D, qkv.end(), V + t * D);
-      for (int64_t hh = 0; hh < n_head_; ++hh) {
-        const float* q = qkv.data() + hh * hd;
-        float mx = -INFINITY;
-        for (int64_t s = 0; s <= t; ++s) {
-          scores[s] = actsparse::dot(K + s * D + hh * hd, q, hd, avx_) * scale;
-          mx = std::max(mx, scores[s]);
-        }
-        float sum = 0.0f;
-        for (int64_t s = 0; s <= t; ++s) sum += (scores[s] = std::exp(scores[s] - mx));
-        float* out = att.data() + hh * hd;
-        std::fill(out, out + hd, 0.0f);
-        for (int64_t s = 0; s <= t; ++s) {
-          const float w = scores[s] / sum;
-          const float* v = V + s * D + hh * hd;
-          for (int64_t j = 0; j < hd; ++j) out[j] += w * v[j];
-        }
+      for (int64_t j = 0; j < n; ++j) {
+        const float* r = &qkv[j * 3 * D];
+        std::copy(r + D, r + 2 * D, K + (t0 + j) * D);
+        std::copy(r + 2 * D, r + 3 * D, V + (t0 + j) * D);
       }
-      gemv(ptr(L.proj_w), ptr(L.proj_b), att.data(), D, D, avx_, tmp.data());
-      for (int64_t d = 0; d < D; ++d) x[d] += tmp[d];
-      layer_norm(x.data(), ptr(L.ln2_w), ptr(L.ln2_b), D, norm_relu_, h.data());
-      gemv(ptr(L.up_w), ptr(L.up_b), h.data(), F, D, avx_, u.data());
-      for (int64_t f = 0; f < F; ++f) u[f] = activate(u[f], act_kind_, act_shift_, act_beta_);
-      // the FFN down projection: the only part that differs between paths
-      const float* db = ptr(L.down_b);
-      if (path_ == 0) {
-        gemv(ptr(L.down_w), db, u.data(), D, F, avx_, tmp.data());
-      } else {
-        const int64_t nnz = actsparse::extract_active(u.data(), F, idx.data(), avx_);
-        zeros_ += F - nnz;
-        for (int64_t d = 0; d < D; ++d) tmp[d] = db ? db[d] : 0.0f;
-        if (path_ == 1) {
-          actsparse::down_rows(u.data(), idx.data(), nnz, ptr(L.down_t), D, tmp.data(), avx_);
-        } else {
-          actsparse::block_rows(u.data(), idx.data(), 0, nnz, L.row_ptr.data_ptr<int64_t>(),
-                                L.block_col.data_ptr<int32_t>(), ptr(L.block_vals),
-                                tmp.data(), avx_);
+      for (int64_t j = 0; j < n; ++j) {
+        const int64_t t = t0 + j;
+        for (int64_t hh = 0; hh < n_head_; ++hh) {
+          const float* q = &qkv[j * 3 * D + hh * hd];
+          float mx = -INFINITY;
+          for (int64_t s = 0; s <= t; ++s) {
+            scores[s] = actsparse::dot(K + s * D + hh * hd, q, hd, avx_) * scale;
+            mx = std::max(mx, scores[s]);
+          }
+          float sum = 0.0f;
+          for (int64_t s = 0; s <= t; ++s) sum += (scores[s] = std::exp(scores[s] - mx));
+          float* out = &att[j * D + hh * hd];
+          std::fill(out, out + hd, 0.0f);
+          for (int64_t s = 0; s <= t; ++s) {
+            const float w = scores[s] / sum;
+            const float* v = V + s * D + hh * hd;
+            for (int64_t c = 0; c < hd; ++c) out[c] += w * v[c];
+          }
         }
       }
-      if (path_ == 0) {
-        for (int64_t f = 0; f < F; ++f) zeros_ += (u[f] == 0.0f);
-      }
-      total_ += F;
-      for (int64_t d = 0; d < D; ++d) x[d] += tmp[d];
+      gemm_rows(ptr(L.proj_w), ptr(L.proj_b), att.data(), n, D, D, avx_, tmp.data());
+      for (int64_t i = 0; i < n * D; ++i) x[i] += tmp[i];
+      norm(ptr(L.ln2_w), ptr(L.ln2_b));
+      gemm_rows(ptr(L.up_w), ptr(L.up_b), h.data(), n, F, D, avx_, u.data());
+      for (int64_t i = 0; i < n * F; ++i) u[i] = activate(u[i], act_kind_, act_shift_, act_beta_);
+      for (int64_t i = 0; i < n * F; ++i) zeros_ += (u[i] == 0.0f);
+      total_ += n * F;
+      down(L, u.data(), n, idx.data(), tmp.data());
+      for (int64_t i = 0; i < n * D; ++i) x[i] += tmp[i];
     }
-    ++pos_;
-    layer_norm(x.data(), ptr(lnf_w_), ptr(lnf_b_), D, false, h.data());
-    auto logits = torch::empty({head_.size(0)}, torch::kFloat32);
-    gemv(ptr(head_), nullptr, h.data(), head_.size(0), D, avx_, logits.data_ptr<float>());
+    pos_ += n;
+    const int64_t V = head_.size(0);
+    for (int64_t j = 0; j < n; ++j) layer_norm(&x[j * D], ptr(lnf_w_), ptr(lnf_b_), D, false, &h[j * D]);
+    auto logits = torch::empty({n, V}, torch::kFloat32);
+    gemm_rows(ptr(head_), nullptr, h.data(), n, V, D, avx_, logits.data_ptr<float>());
     return logits;
   }
+
+  torch::Tensor step(int64_t byte) { return forward({byte})[0]; }
+
+  // Forget every byte from position pos on (a rejected draft's keys and values).
+  void rollback(int64_t pos) {
+    TORCH_CHECK(pos >= 0 && pos <= pos_, "rollback to ", pos, " outside [0, ", pos_, "]");
+    pos_ = pos;
+  }
+  int64_t pos() const { return pos_; }
+  int64_t union_active() const { return union_active_; }
+  int64_t union_total() const { return union_total_; }
 
   // Greedy generation in one call: (new bytes, seconds spent generating them).
   std::pair<std::vector<int64_t>, double> generate(std::vector<int64_t> prompt, int64_t n_new) {
@@ -173,6 +195,35 @@ class DecodeEngineCpp {
   }
 
  private:
+  // tmp [n, D] = the FFN down projection of u [n, F]: the only part that differs between
+  // paths. Sparse paths count the union of the n rows' active neurons.
+  void down(const Layer& L, const float* u, int64_t n, int32_t* idx, float* tmp) {
+    const int64_t D = D_, F = F_;
+    const float* db = ptr(L.down_b);
+    if (path_ == 0) {
+      gemm_rows(ptr(L.down_w), db, u, n, D, F, avx_, tmp);
+      return;
+    }
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t d = 0; d < D; ++d) tmp[j * D + d] = db ? db[d] : 0.0f;
+    int64_t nnz = n == 1 ? actsparse::extract_active(u, F, idx, avx_)
+                         : actsparse::union_active(u, n, F, idx);
+    union_active_ += nnz;
+    union_total_ += F;
+    if (path_ == 1) {
+      if (n == 1) actsparse::down_rows(u, idx, nnz, ptr(L.down_t), D, tmp, avx_);
+      else actsparse::down_rows_batch(u, n, F, idx, nnz, ptr(L.down_t), D, tmp, avx_);
+      return;
+    }
+    for (int64_t j = 0; j < n; ++j) {  // the block path has no batch kernel: row by row
+      const float* uj = u + j * F;
+      if (n > 1) nnz = actsparse::extract_active(uj, F, idx, avx_);
+      actsparse::block_rows(uj, idx, 0, nnz, L.row_ptr.data_ptr<int64_t>(),
+                            L.block_col.data_ptr<int32_t>(), ptr(L.block_vals), tmp + j * D,
+                            avx_);
+    }
+  }
+
   std::vector<Layer> layers_;
   torch::Tensor wte_, wpe_, lnf_w_, lnf_b_, head_;
   int64_t n_head_, act_kind_;
@@ -181,6 +232,7 @@ class DecodeEngineCpp {
   int64_t path_;
   bool avx_;
   int64_t D_ = 0, F_ = 0, T_ = 0, pos_ = 0, zeros_ = 0, total_ = 0;
+  int64_t union_active_ = 0, union_total_ = 0;
   std::vector<float> kcache_, vcache_;
 };
 
@@ -190,6 +242,11 @@ void bind_decode_engine(pybind11::module& m) {
                           torch::Tensor, torch::Tensor, torch::Tensor, int64_t, int64_t, double,
                           double, bool, int64_t, bool>())
       .def("step", &DecodeEngineCpp::step)
+      .def("forward", &DecodeEngineCpp::forward)
+      .def("rollback", &DecodeEngineCpp::rollback)
+      .def("pos", &DecodeEngineCpp::pos)
+      .def("union_active", &DecodeEngineCpp::union_active)
+      .def("union_total", &DecodeEngineCpp::union_total)
       .def("reset", &DecodeEngineCpp::reset)
       .def("generate", &DecodeEngineCpp::generate)
       .def("zeros", &DecodeEngineCpp::zeros)

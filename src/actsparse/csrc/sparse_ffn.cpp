@@ -72,7 +72,7 @@ __attribute__((target("avx512f"))) int64_t active_avx512(const float* a, int64_t
 }
 
 
-// Union over a small batch: neuron i is active if any row has a nonzero there.
+// Union over a batch: neuron i is active if any row has a nonzero there.
 int64_t union_active(const float* A, int64_t B, int64_t n, int32_t* idx) {
   int64_t k = 0;
   for (int64_t i = 0; i < n; ++i) {
@@ -179,6 +179,38 @@ __attribute__((target("avx512f"))) void down_rows_avx512(const float* a, const i
   int64_t k = 0;
   for (; k + kGroup <= nnz; k += kGroup) down_row_group<kGroup>(a, idx, k, nnz, wt, D, d0, d1, y);
   for (; k < nnz; ++k) down_row_group<1>(a, idx, k, nnz, wt, D, d0, d1, y);
+}
+
+// Y[j, :] += A[j, i] * Wt[i, :] for every union row i and every j with A[j, i] != 0: each
+// weight row is read from memory once for all n rows of A. Per row of Y the products are
+// added in the same order, one fused multiply-add each, as down_rows_avx512 adds them, so
+// a row's result does not depend on which other rows share the call.
+__attribute__((target("avx512f"))) void down_rows_batch_avx512(const float* A, int64_t n,
+                                                               int64_t F, const int32_t* idx,
+                                                               int64_t nnz, const float* wt,
+                                                               int64_t D, float* Y) {
+  const int64_t full = D / kLanes * kLanes;
+  const __mmask16 tail = static_cast<__mmask16>((1u << (D - full)) - 1u);
+  for (int64_t k = 0; k < nnz; ++k) {
+    const int64_t i = idx[k];
+    const float* row = wt + i * D;
+    if (k + kAheadRows < nnz) {
+      const char* next = reinterpret_cast<const char*>(wt + static_cast<int64_t>(idx[k + kAheadRows]) * D);
+      for (int64_t t = 0; t < D; t += kLanes) _mm_prefetch(next + t * 4, _MM_HINT_T1);
+    }
+    for (int64_t j = 0; j < n; ++j) {
+      const float aj = A[j * F + i];
+      if (aj == 0.0f) continue;
+      const __m512 av = _mm512_set1_ps(aj);
+      float* y = Y + j * D;
+      for (int64_t t = 0; t < full; t += kLanes)
+        _mm512_storeu_ps(y + t, _mm512_fmadd_ps(av, _mm512_loadu_ps(row + t), _mm512_loadu_ps(y + t)));
+      if (tail)
+        _mm512_mask_storeu_ps(y + full, tail,
+                              _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(tail, row + full),
+                                              _mm512_maskz_loadu_ps(tail, y + full)));
+    }
+  }
 }
 
 void init_bias(float* y, const torch::Tensor& bias, int64_t D) {
@@ -448,6 +480,36 @@ __attribute__((target("avx512f"))) float dot_avx512(const float* w, const float*
   return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
 }
 
+// out[j] = w . X[j, :] for j < n <= 8: w is loaded once for all n inputs, and each sum is
+// formed exactly as dot_avx512 forms it (same two accumulators, same order, same tail), so
+// a byte's result does not depend on how many bytes share the call.
+template <int N>
+__attribute__((target("avx512f"))) void dots_avx512(const float* w, const float* X, int64_t D,
+                                                    float* out) {
+  __m512 s0[N], s1[N];
+#pragma GCC unroll 8
+  for (int j = 0; j < N; ++j) s0[j] = s1[j] = _mm512_setzero_ps();
+  int64_t d = 0;
+  for (; d + 2 * kLanes <= D; d += 2 * kLanes) {
+    const __m512 w0 = _mm512_loadu_ps(w + d), w1 = _mm512_loadu_ps(w + d + kLanes);
+#pragma GCC unroll 8
+    for (int j = 0; j < N; ++j) {
+      s0[j] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(X + j * D + d), s0[j]);
+      s1[j] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(X + j * D + d + kLanes), s1[j]);
+    }
+  }
+  for (; d < D; d += kLanes) {
+    const int64_t left = std::min<int64_t>(kLanes, D - d);
+    const __mmask16 m = static_cast<__mmask16>((1u << left) - 1u);
+    const __m512 w0 = _mm512_maskz_loadu_ps(m, w + d);
+#pragma GCC unroll 8
+    for (int j = 0; j < N; ++j)
+      s0[j] = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(m, X + j * D + d), s0[j]);
+  }
+#pragma GCC unroll 8
+  for (int j = 0; j < N; ++j) out[j] = _mm512_reduce_add_ps(_mm512_add_ps(s0[j], s1[j]));
+}
+
 float dot_portable(const float* w, const float* x, int64_t D) {
   float s = 0.0f;
   for (int64_t d = 0; d < D; ++d) s += w[d] * x[d];
@@ -495,8 +557,48 @@ bool avx512_available() { return ::cpu_has_avx512(); }
 float dot(const float* w, const float* x, int64_t D, bool avx) {
   return avx ? dot_avx512(w, x, D) : dot_portable(w, x, D);
 }
+void dots(const float* w, const float* X, int64_t n, int64_t D, float* out, bool avx) {
+  if (!avx) {
+    for (int64_t j = 0; j < n; ++j) out[j] = dot_portable(w, X + j * D, D);
+    return;
+  }
+  for (int64_t j = 0; j < n; j += 8) {
+    const float* Xj = X + j * D;
+    float* o = out + j;
+    switch (std::min<int64_t>(8, n - j)) {
+      case 1: out[j] = dot_avx512(w, Xj, D); break;
+      case 2: dots_avx512<2>(w, Xj, D, o); break;
+      case 3: dots_avx512<3>(w, Xj, D, o); break;
+      case 4: dots_avx512<4>(w, Xj, D, o); break;
+      case 5: dots_avx512<5>(w, Xj, D, o); break;
+      case 6: dots_avx512<6>(w, Xj, D, o); break;
+      case 7: dots_avx512<7>(w, Xj, D, o); break;
+      default: dots_avx512<8>(w, Xj, D, o); break;
+    }
+  }
+}
 int64_t extract_active(const float* a, int64_t n, int32_t* idx, bool avx) {
   return avx ? active_avx512(a, n, idx) : active_portable(a, n, idx);
+}
+int64_t union_active(const float* A, int64_t n, int64_t F, int32_t* idx) {
+  return ::union_active(A, n, F, idx);
+}
+void down_rows_batch(const float* A, int64_t n, int64_t F, const int32_t* idx, int64_t nnz,
+                     const float* wt, int64_t D, float* Y, bool avx) {
+  if (avx) {
+    down_rows_batch_avx512(A, n, F, idx, nnz, wt, D, Y);
+    return;
+  }
+  for (int64_t k = 0; k < nnz; ++k) {
+    const int64_t i = idx[k];
+    for (int64_t j = 0; j < n; ++j) {
+      const float aj = A[j * F + i];
+      if (aj == 0.0f) continue;
+      const float* row = wt + i * D;
+      float* y = Y + j * D;
+      for (int64_t d = 0; d < D; ++d) y[d] += aj * row[d];  // as down_cols_portable
+    }
+  }
 }
 void down_rows(const float* a, const int32_t* idx, int64_t nnz, const float* wt, int64_t D,
                float* y, bool avx) {

@@ -8,11 +8,20 @@ namespace actsparse {
 bool avx512_available();
 // Dot product of two length-D float vectors.
 float dot(const float* w, const float* x, int64_t D, bool avx);
+// out[j] = w . X[j, :] for X [n, D], w loaded once; each equal to dot(w, X[j], D, avx) bit
+// for bit.
+void dots(const float* w, const float* X, int64_t n, int64_t D, float* out, bool avx);
 // Indices of the nonzero entries of a[0:n] into idx; returns their count.
 int64_t extract_active(const float* a, int64_t n, int32_t* idx, bool avx);
 // y[0:D] += sum_k a[idx_k] * wt[idx_k, :] (wt row-major [F, D]), row streaming.
 void down_rows(const float* a, const int32_t* idx, int64_t nnz, const float* wt, int64_t D,
                float* y, bool avx);
+// Indices of the neurons nonzero in any of the n rows of A [n, F]; returns their count.
+int64_t union_active(const float* A, int64_t n, int64_t F, int32_t* idx);
+// Y[j, :] += sum over the union idx of A[j, i] * wt[i, :] for j < n (Y [n, D]): each weight
+// row read once for all n rows; row j's sum is bit for bit what down_rows gives for it.
+void down_rows_batch(const float* A, int64_t n, int64_t F, const int32_t* idx, int64_t nnz,
+                     const float* wt, int64_t D, float* Y, bool avx);
 // y += rows idx[k0:k1] of a 1x16-block-sparse wt (see block_sparse_down).
 void block_rows(const float* a, const int32_t* idx, int64_t k0, int64_t k1,
                 const int64_t* row_ptr, const int32_t* block_col, const float* vals, float* y,
