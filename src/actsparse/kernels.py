@@ -141,6 +141,9 @@ class BlockSparse:
     block_col: torch.Tensor  # [nnzb] int32: block index along D
     values: torch.Tensor  # [nnzb, 16] float32, zero past D
     d: int
+    # [F] int64, bit c set where the row keeps block c (D <= 1024; empty otherwise): lets
+    # the kernel sum a group of rows per pass over y, branch-free
+    masks: torch.Tensor = torch.empty(0, dtype=torch.int64)
 
     @property
     def density(self) -> float:
@@ -159,7 +162,17 @@ class BlockSparse:
         row_ptr = torch.zeros(f + 1, dtype=torch.int64)
         row_ptr[1:] = keep.sum(dim=1).cumsum(0)
         rows, cols = keep.nonzero(as_tuple=True)
-        return cls(row_ptr, cols.to(torch.int32).contiguous(), blocks[rows, cols].contiguous(), d)
+        masks = torch.empty(0, dtype=torch.int64)
+        if n_blocks <= 64:  # bit c = 2**c, summed per row; bit 63 wraps to the sign bit
+            bits = torch.ones(n_blocks, dtype=torch.int64) << torch.arange(n_blocks)
+            masks = (keep.to(torch.int64) * bits).sum(dim=1).contiguous()
+        return cls(
+            row_ptr,
+            cols.to(torch.int32).contiguous(),
+            blocks[rows, cols].contiguous(),
+            d,
+            masks,
+        )
 
 
 def block_sparse_down(
@@ -171,5 +184,13 @@ def block_sparse_down(
 ) -> torch.Tensor:
     """y = Wt.T @ a + bias touching only active neurons' nonzero 1x16 blocks."""
     return extension().block_sparse_down(
-        a.contiguous(), w.row_ptr, w.block_col, w.values, w.d, _bias(bias), threads, portable
+        a.contiguous(),
+        w.row_ptr,
+        w.block_col,
+        w.values,
+        w.masks,
+        w.d,
+        _bias(bias),
+        threads,
+        portable,
     )

@@ -46,6 +46,12 @@ void layer_norm(const float* x, const float* w, const float* b, int64_t D, bool 
 // row of W is loaded once for up to 8 inputs at a time.
 void gemm_rows(const float* W, const float* b, const float* X, int64_t n, int64_t O, int64_t I,
                bool avx, float* Y) {
+  if (n == 1) {  // a plain GEMV, four rows per pass over x
+    actsparse::gemv(W, X, O, I, Y, avx);
+    if (b)
+      for (int64_t o = 0; o < O; ++o) Y[o] += b[o];
+    return;
+  }
   std::vector<float> out(n);
   for (int64_t o = 0; o < O; ++o) {
     actsparse::dots(W + o * I, X, n, I, out.data(), avx);

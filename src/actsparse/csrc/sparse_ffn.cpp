@@ -153,7 +153,22 @@ __attribute__((target("avx512f"))) void down_row_group(const float* a, const int
                        : nullptr;
   }
   int64_t t = d0;
-  for (; t + kLanes <= d1; t += kLanes) {  // one cache line of every row per step
+  // Four cache lines of every row per step: four independent chains of G fused
+  // multiply-adds, so their latency overlaps (one chain would wait 4 cycles per add).
+  for (; t + 4 * kLanes <= d1; t += 4 * kLanes) {
+#pragma GCC unroll 16
+    for (int g = 0; g < G; ++g)
+      if (ahead[g])
+        for (int j = 0; j < 4; ++j) _mm_prefetch(ahead[g] + (t + j * kLanes) * 4, _MM_HINT_T1);
+    __m512 acc[4];
+    for (int j = 0; j < 4; ++j) acc[j] = _mm512_loadu_ps(y + t + j * kLanes);
+#pragma GCC unroll 16
+    for (int g = 0; g < G; ++g)
+      for (int j = 0; j < 4; ++j)
+        acc[j] = _mm512_fmadd_ps(av[g], _mm512_loadu_ps(row[g] + t + j * kLanes), acc[j]);
+    for (int j = 0; j < 4; ++j) _mm512_storeu_ps(y + t + j * kLanes, acc[j]);
+  }
+  for (; t + kLanes <= d1; t += kLanes) {  // then one cache line at a time
     for (int g = 0; g < G; ++g)
       if (ahead[g]) _mm_prefetch(ahead[g] + t * 4, _MM_HINT_T1);
     __m512 acc = _mm512_loadu_ps(y + t);
@@ -373,7 +388,8 @@ void block_rows_portable(const float* a, const int32_t* idx, int64_t k0, int64_t
   }
 }
 
-constexpr int64_t kBlockAhead = 32;  // packed rows are half as long: fetch twice as many
+constexpr int64_t kBlockAhead = 16;
+constexpr int kBlockGroup = 8;
 
 __attribute__((target("avx512f"))) void block_rows_avx512(const float* a, const int32_t* idx,
                                                           int64_t k0, int64_t k1,
@@ -429,11 +445,109 @@ __attribute__((target("avx512f"))) void block_rows_avx512(const float* a, const 
     for (; f < f_end; ++f) line(vals + f * kLanes);  // a future row longer than this one
   }
 }
+
+// Rows in groups of G per pass over y, when a row's kept blocks fit one 64-bit mask (D <=
+// 1024): bit c of masks[i] says row i keeps block c, and its blocks lie in order from
+// vals[row_ptr[i]]. For each block column every row of the group adds its block or, where
+// it has none, a masked-off load of zeros, branch-free, and steps its pointer by the bit.
+// y is then read and written once per group, not once per kept block, and the group's rows
+// stream in parallel; the next group is prefetched into L2 as in the dense-row kernel.
+template <int G>
+__attribute__((target("avx512f"))) void block_group_avx512(const float* a, const int32_t* idx,
+                                                           int64_t k, int64_t k1,
+                                                           const int64_t* row_ptr,
+                                                           const uint64_t* masks,
+                                                           const float* vals, int64_t nb,
+                                                           float* y) {
+  const float* p[G];
+  uint64_t m[G];
+  __m512 av[G];
+  for (int g = 0; g < G; ++g) {
+    const int64_t i = idx[k + g];
+    p[g] = vals + row_ptr[i] * kLanes;
+    m[g] = masks[i];
+    av[g] = _mm512_set1_ps(a[i]);
+  }
+  // The rows kBlockAhead on, prefetched into L2 beside the pass: line c of each with
+  // block column c.
+  const char* ahead[G];
+  int64_t ahead_lines[G];
+  for (int g = 0; g < G; ++g) {
+    const int64_t f = k + g + kBlockAhead;
+    ahead[g] = nullptr;
+    ahead_lines[g] = 0;
+    if (f < k1) {
+      const int64_t fi = idx[f];
+      ahead[g] = reinterpret_cast<const char*>(vals + row_ptr[fi] * kLanes);
+      ahead_lines[g] = row_ptr[fi + 1] - row_ptr[fi];
+      _mm_prefetch(reinterpret_cast<const char*>(masks + fi), _MM_HINT_T0);
+    }
+  }
+  auto prefetch_cols = [&](int64_t c, int64_t n) {
+#pragma GCC unroll 16
+    for (int g = 0; g < G; ++g)
+      for (int64_t j = c; j < std::min(c + n, ahead_lines[g]); ++j)
+        _mm_prefetch(ahead[g] + j * 64, _MM_HINT_T1);
+  };
+  // Four block columns per step: four independent chains of multiply-adds (one chain
+  // would wait on each add's latency); a row's pointer steps past each block it keeps.
+  int64_t c = 0;
+  for (; c + 4 <= nb; c += 4) {
+    prefetch_cols(c, 4);
+    __m512 acc[4];
+    for (int j = 0; j < 4; ++j) acc[j] = _mm512_loadu_ps(y + (c + j) * kLanes);
+#pragma GCC unroll 16
+    for (int g = 0; g < G; ++g) {
+      for (int j = 0; j < 4; ++j) {
+        const uint32_t bit = static_cast<uint32_t>((m[g] >> (c + j)) & 1u);
+        const __mmask16 keep = static_cast<__mmask16>(0u - bit);
+        acc[j] = _mm512_fmadd_ps(av[g], _mm512_maskz_loadu_ps(keep, p[g]), acc[j]);
+        p[g] += bit * kLanes;
+      }
+    }
+    for (int j = 0; j < 4; ++j) _mm512_storeu_ps(y + (c + j) * kLanes, acc[j]);
+  }
+  for (; c < nb; ++c) {
+    prefetch_cols(c, 1);
+    __m512 acc = _mm512_loadu_ps(y + c * kLanes);
+    for (int g = 0; g < G; ++g) {
+      const uint32_t bit = static_cast<uint32_t>((m[g] >> c) & 1u);
+      const __mmask16 keep = static_cast<__mmask16>(0u - bit);
+      acc = _mm512_fmadd_ps(av[g], _mm512_maskz_loadu_ps(keep, p[g]), acc);
+      p[g] += bit * kLanes;
+    }
+    _mm512_storeu_ps(y + c * kLanes, acc);
+  }
+}
+
+__attribute__((target("avx512f"))) void block_groups_avx512(const float* a, const int32_t* idx,
+                                                            int64_t k0, int64_t k1,
+                                                            const int64_t* row_ptr,
+                                                            const uint64_t* masks,
+                                                            const float* vals, int64_t nb,
+                                                            float* y) {
+  for (int64_t k = k0; k < std::min(k0 + 2 * kBlockAhead, k1); ++k)
+    _mm_prefetch(reinterpret_cast<const char*>(row_ptr + idx[k]), _MM_HINT_T0);
+  for (int64_t k = k0; k < std::min(k0 + kBlockAhead, k1); ++k) {
+    const int64_t i = idx[k];
+    for (int64_t q = row_ptr[i]; q < row_ptr[i + 1]; ++q)
+      _mm_prefetch(reinterpret_cast<const char*>(vals + q * kLanes), _MM_HINT_T1);
+  }
+  int64_t k = k0;
+  for (; k + kBlockGroup <= k1; k += kBlockGroup) {
+    for (int g = 0; g < kBlockGroup; ++g)
+      if (k + 2 * kBlockAhead + g < k1)
+        _mm_prefetch(reinterpret_cast<const char*>(row_ptr + idx[k + 2 * kBlockAhead + g]),
+                     _MM_HINT_T0);
+    block_group_avx512<kBlockGroup>(a, idx, k, k1, row_ptr, masks, vals, nb, y);
+  }
+  for (; k < k1; ++k) block_group_avx512<1>(a, idx, k, k1, row_ptr, masks, vals, nb, y);
+}
 }  // namespace
 
 torch::Tensor block_sparse_down(torch::Tensor a, torch::Tensor row_ptr, torch::Tensor block_col,
-                                torch::Tensor vals, int64_t D, torch::Tensor bias,
-                                int64_t threads, bool portable) {
+                                torch::Tensor vals, torch::Tensor masks, int64_t D,
+                                torch::Tensor bias, int64_t threads, bool portable) {
   check_f32_contig(a, "a");
   check_f32_contig(vals, "vals");
   TORCH_CHECK(row_ptr.scalar_type() == torch::kInt64 && row_ptr.is_contiguous(),
@@ -443,6 +557,12 @@ torch::Tensor block_sparse_down(torch::Tensor a, torch::Tensor row_ptr, torch::T
   const int64_t F = a.size(0);
   TORCH_CHECK(row_ptr.numel() == F + 1, "row_ptr must have F + 1 entries");
   const int64_t Dp = (D + kLanes - 1) / kLanes * kLanes;
+  const int64_t nb = Dp / kLanes;
+  const bool grouped = masks.numel() > 0;  // the mask layout: D <= 1024
+  if (grouped)
+    TORCH_CHECK(masks.scalar_type() == torch::kInt64 && masks.is_contiguous() &&
+                    masks.numel() == F && nb <= 64,
+                "masks must be contiguous int64 [F], for D <= 1024");
   int32_t* idx = index_buffer(F);
   const bool avx = use_avx512(portable);
   const float* ap = a.data_ptr<float>();
@@ -453,7 +573,11 @@ torch::Tensor block_sparse_down(torch::Tensor a, torch::Tensor row_ptr, torch::T
   auto run = [&](int t) {
     const int64_t k0 = nnz * t / nt, k1 = nnz * (t + 1) / nt;
     float* yt = ys.data() + static_cast<int64_t>(t) * Dp;
-    if (avx) block_rows_avx512(ap, idx, k0, k1, row_ptr.data_ptr<int64_t>(),
+    if (avx && grouped)
+      block_groups_avx512(ap, idx, k0, k1, row_ptr.data_ptr<int64_t>(),
+                          reinterpret_cast<const uint64_t*>(masks.data_ptr<int64_t>()),
+                          vals.data_ptr<float>(), nb, yt);
+    else if (avx) block_rows_avx512(ap, idx, k0, k1, row_ptr.data_ptr<int64_t>(),
                                block_col.data_ptr<int32_t>(), vals.data_ptr<float>(), yt);
     else block_rows_portable(ap, idx, k0, k1, row_ptr.data_ptr<int64_t>(),
                              block_col.data_ptr<int32_t>(), vals.data_ptr<float>(), yt);
@@ -521,6 +645,35 @@ __attribute__((target("avx512f"))) void dots_avx512(const float* w, const float*
   for (int j = 0; j < N; ++j) out[j] = _mm512_reduce_add_ps(_mm512_add_ps(s0[j], s1[j]));
 }
 
+// y[o] = W[o, :] . x for o < O, four rows at a time sharing each load of x; each row's sum
+// formed exactly as dot_avx512 forms it, so the results equal O calls of it bit for bit.
+__attribute__((target("avx512f"))) void gemv4_avx512(const float* W, const float* x, int64_t O,
+                                                     int64_t D, float* y) {
+  int64_t o = 0;
+  for (; o + 4 <= O; o += 4) {
+    const float* w = W + o * D;
+    __m512 s0[4], s1[4];
+    for (int r = 0; r < 4; ++r) s0[r] = s1[r] = _mm512_setzero_ps();
+    int64_t d = 0;
+    for (; d + 2 * kLanes <= D; d += 2 * kLanes) {
+      const __m512 x0 = _mm512_loadu_ps(x + d), x1 = _mm512_loadu_ps(x + d + kLanes);
+      for (int r = 0; r < 4; ++r) {
+        s0[r] = _mm512_fmadd_ps(_mm512_loadu_ps(w + r * D + d), x0, s0[r]);
+        s1[r] = _mm512_fmadd_ps(_mm512_loadu_ps(w + r * D + d + kLanes), x1, s1[r]);
+      }
+    }
+    for (; d < D; d += kLanes) {
+      const int64_t left = std::min<int64_t>(kLanes, D - d);
+      const __mmask16 m = static_cast<__mmask16>((1u << left) - 1u);
+      const __m512 x0 = _mm512_maskz_loadu_ps(m, x + d);
+      for (int r = 0; r < 4; ++r)
+        s0[r] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + r * D + d), x0, s0[r]);
+    }
+    for (int r = 0; r < 4; ++r) y[o + r] = _mm512_reduce_add_ps(_mm512_add_ps(s0[r], s1[r]));
+  }
+  for (; o < O; ++o) y[o] = dot_avx512(W + o * D, x, D);
+}
+
 float dot_portable(const float* w, const float* x, int64_t D) {
   float s = 0.0f;
   for (int64_t d = 0; d < D; ++d) s += w[d] * x[d];
@@ -567,6 +720,13 @@ namespace actsparse {
 bool avx512_available() { return ::cpu_has_avx512(); }
 float dot(const float* w, const float* x, int64_t D, bool avx) {
   return avx ? dot_avx512(w, x, D) : dot_portable(w, x, D);
+}
+void gemv(const float* W, const float* x, int64_t O, int64_t D, float* y, bool avx) {
+  if (avx) {
+    gemv4_avx512(W, x, O, D, y);
+    return;
+  }
+  for (int64_t o = 0; o < O; ++o) y[o] = dot_portable(W + o * D, x, D);
 }
 void dots(const float* w, const float* X, int64_t n, int64_t D, float* out, bool avx) {
   if (!avx) {

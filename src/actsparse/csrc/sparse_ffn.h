@@ -8,6 +8,8 @@ namespace actsparse {
 bool avx512_available();
 // Dot product of two length-D float vectors.
 float dot(const float* w, const float* x, int64_t D, bool avx);
+// y[o] = W[o, :] . x for W [O, D] row-major; each equal to dot(W[o], x, D, avx) bit for bit.
+void gemv(const float* W, const float* x, int64_t O, int64_t D, float* y, bool avx);
 // out[j] = w . X[j, :] for X [n, D], w loaded once; each equal to dot(w, X[j], D, avx) bit
 // for bit.
 void dots(const float* w, const float* X, int64_t n, int64_t D, float* out, bool avx);
