@@ -158,3 +158,19 @@ def test_missing_compiler_gives_a_clear_error(monkeypatch):
     finally:
         monkeypatch.delenv("CXX")
         K.extension.cache_clear()
+
+
+def test_time_pairs_take_turns_with_fresh_indices_and_pair_each_kernel_with_its_baseline():
+    from actsparse.kernel_bench import time_pairs
+
+    seen: list[tuple[str, int]] = []
+
+    def rec(name):
+        return lambda i: seen.append((name, i))
+
+    out = time_pairs([(rec("b0"), rec("k0")), (rec("b1"), rec("k1"))], calls=3, warmup=1)
+    assert len(out) == 2 and all(t.median >= 0 for pair in out for t in pair)
+    # turns: b0 k0 b1 k1 b0 k0 ...; a kernel shares its baseline's index; no index repeats
+    assert [n for n, _ in seen] == ["b0", "k0", "b1", "k1"] * 4
+    idx = [i for _, i in seen]
+    assert idx[0::2] == idx[1::2] and sorted(set(idx)) == list(range(8))

@@ -47,18 +47,37 @@ def time_pair(
     """Time a baseline and a kernel call by call, alternating, so both see the same machine
     state: on a shared VM the speed of memory drifts between measurement periods, and a
     baseline timed minutes earlier can be off by 2x. Returns (baseline, kernel)."""
+    return time_pairs([(base, fn)], calls, warmup)[0]
+
+
+def time_pairs(
+    pairs: Sequence[tuple[Callable[[int], object], Callable[[int], object]]],
+    calls: int,
+    warmup: int,
+) -> list[tuple[Timing, Timing]]:
+    """time_pair for several (baseline, kernel) pairs at once, taking turns call by call:
+    a burst of interference from other tenants then hits every kernel alike instead of
+    whichever happened to be timed during it (run one after another, two timings of the
+    very same kernel differed by 1.5x). Each kernel call still follows its own baseline
+    call, which streams a whole weight matrix through the caches. Every call gets the
+    next index (the callers cycle layers and inputs by it), so no pair finds the layer the
+    pair before it just read still in cache."""
+    n = len(pairs)
     for i in range(warmup):
-        base(i)
-        fn(i)
-    tb, tf = np.empty(calls), np.empty(calls)
+        for j, (base, fn) in enumerate(pairs):
+            base(i * n + j)
+            fn(i * n + j)
+    tb, tf = np.empty((n, calls)), np.empty((n, calls))
     for i in range(calls):
-        t0 = time.perf_counter_ns()
-        base(warmup + i)
-        t1 = time.perf_counter_ns()
-        fn(warmup + i)
-        t2 = time.perf_counter_ns()
-        tb[i], tf[i] = (t1 - t0) / 1e3, (t2 - t1) / 1e3
-    return _timing(tb), _timing(tf)
+        for j, (base, fn) in enumerate(pairs):
+            k = (warmup + i) * n + j
+            t0 = time.perf_counter_ns()
+            base(k)
+            t1 = time.perf_counter_ns()
+            fn(k)
+            t2 = time.perf_counter_ns()
+            tb[j, i], tf[j, i] = (t1 - t0) / 1e3, (t2 - t1) / 1e3
+    return [(_timing(tb[j]), _timing(tf[j])) for j in range(len(pairs))]
 
 
 def _timing(t: np.ndarray) -> Timing:
@@ -204,6 +223,8 @@ def bench_down_family(
     def dense_fn(i: int) -> object:
         return dense_down(inputs[i % ni], i)
 
+    pending: list[tuple[Callable[[int], object], Callable[[int], object], dict]] = []
+
     def add(
         kernel: str,
         fn: Callable[[int], object],
@@ -211,11 +232,8 @@ def bench_down_family(
         base_fn: Callable[[int], object] = dense_fn,
         base_impl: str = dense_impl,
         **extra: object,
-    ) -> None:
-        base, t = time_pair(base_fn, fn, calls, warmup)
-        rows.append(
-            row(kernel, t, base, base_impl, ideal, density=density, threads=threads, **extra)
-        )
+    ) -> None:  # timed below, all kernels of the family taking turns
+        pending.append((base_fn, fn, dict(kernel=kernel, ideal=ideal, impl=base_impl, **extra)))
 
     ideal_down = 1.0 / max(density, 1e-9)
     for strategy in K.DOWN_STRATEGIES:
@@ -301,6 +319,10 @@ def bench_down_family(
         dense_ffn(shared_up["torch_up"][1]),
         f"up:{up_impl}+down:{dense_impl}",
     )
+    timings = time_pairs([(base, fn) for base, fn, _ in pending], calls, warmup)
+    for (base, t), (_, _, info) in zip(timings, pending, strict=True):
+        kernel, ideal, impl = info.pop("kernel"), info.pop("ideal"), info.pop("impl")
+        rows.append(row(kernel, t, base, impl, ideal, density=density, threads=threads, **info))
     return rows
 
 
