@@ -206,22 +206,27 @@ __attribute__((target("avx512f"))) void down_rows_avx512(const float* a, const i
 __attribute__((target("avx512f"))) void down_rows_batch_avx512(const float* A, int64_t n,
                                                                int64_t F, const int32_t* idx,
                                                                int64_t nnz, const float* wt,
-                                                               int64_t D, float* Y) {
-  const int64_t full = D / kLanes * kLanes;
-  const __mmask16 tail = static_cast<__mmask16>((1u << (D - full)) - 1u);
+                                                               int64_t D, int64_t d0, int64_t d1,
+                                                               float* Y) {
+  const int64_t full = d0 + (d1 - d0) / kLanes * kLanes;
+  const __mmask16 tail = static_cast<__mmask16>((1u << (d1 - full)) - 1u);
+  for (int64_t k = 0; k < std::min(kAheadRows, nnz); ++k) {
+    const char* r = reinterpret_cast<const char*>(wt + static_cast<int64_t>(idx[k]) * D);
+    for (int64_t t = d0; t < d1; t += kLanes) _mm_prefetch(r + t * 4, _MM_HINT_T1);
+  }
   for (int64_t k = 0; k < nnz; ++k) {
     const int64_t i = idx[k];
     const float* row = wt + i * D;
     if (k + kAheadRows < nnz) {
       const char* next = reinterpret_cast<const char*>(wt + static_cast<int64_t>(idx[k + kAheadRows]) * D);
-      for (int64_t t = 0; t < D; t += kLanes) _mm_prefetch(next + t * 4, _MM_HINT_T1);
+      for (int64_t t = d0; t < d1; t += kLanes) _mm_prefetch(next + t * 4, _MM_HINT_T1);
     }
     for (int64_t j = 0; j < n; ++j) {
       const float aj = A[j * F + i];
       if (aj == 0.0f) continue;
       const __m512 av = _mm512_set1_ps(aj);
       float* y = Y + j * D;
-      for (int64_t t = 0; t < full; t += kLanes)
+      for (int64_t t = d0; t < full; t += kLanes)
         _mm512_storeu_ps(y + t, _mm512_fmadd_ps(av, _mm512_loadu_ps(row + t), _mm512_loadu_ps(y + t)));
       if (tail)
         _mm512_mask_storeu_ps(y + full, tail,
@@ -294,56 +299,6 @@ torch::Tensor sparse_down(torch::Tensor a, torch::Tensor wt, torch::Tensor bias,
 
 // Y[B, D] for A [B, F] (B <= 8): every weight row of the union of active neurons is read
 // once and applied to every batch row, so batching pays only for the union.
-namespace {
-template <int B>
-__attribute__((target("avx512f"))) void down_batch_avx512(const float* A, int64_t F,
-                                                          const int32_t* idx, int64_t nnz,
-                                                          const float* wt, int64_t D,
-                                                          int64_t d0, int64_t d1, float* Y) {
-  for (int64_t t = d0; t < d1; t += 2 * kLanes) {
-    const int64_t left = d1 - t;
-    const __mmask16 m0 = static_cast<__mmask16>(left >= 16 ? 0xFFFF : (1u << left) - 1u);
-    const __mmask16 m1 = static_cast<__mmask16>(
-        left >= 32 ? 0xFFFF : (left <= 16 ? 0u : (1u << (left - 16)) - 1u));
-    __m512 acc[B][2];
-    for (int b = 0; b < B; ++b) {
-      acc[b][0] = _mm512_maskz_loadu_ps(m0, Y + b * D + t);
-      acc[b][1] = _mm512_maskz_loadu_ps(m1, Y + b * D + t + kLanes);
-    }
-    for (int64_t k = 0; k < nnz; ++k) {
-      const int64_t i = idx[k];
-      const float* row = wt + i * D + t;
-      const __m512 w0 = _mm512_maskz_loadu_ps(m0, row);
-      const __m512 w1 = _mm512_maskz_loadu_ps(m1, row + kLanes);
-      for (int b = 0; b < B; ++b) {
-        const __m512 av = _mm512_set1_ps(A[b * F + i]);
-        acc[b][0] = _mm512_fmadd_ps(av, w0, acc[b][0]);
-        acc[b][1] = _mm512_fmadd_ps(av, w1, acc[b][1]);
-      }
-    }
-    for (int b = 0; b < B; ++b) {
-      _mm512_mask_storeu_ps(Y + b * D + t, m0, acc[b][0]);
-      _mm512_mask_storeu_ps(Y + b * D + t + kLanes, m1, acc[b][1]);
-    }
-  }
-}
-
-using BatchFn = void (*)(const float*, int64_t, const int32_t*, int64_t, const float*, int64_t,
-                         int64_t, int64_t, float*);
-BatchFn batch_kernel(int64_t B) {
-  switch (B) {
-    case 1: return down_batch_avx512<1>;
-    case 2: return down_batch_avx512<2>;
-    case 3: return down_batch_avx512<3>;
-    case 4: return down_batch_avx512<4>;
-    case 5: return down_batch_avx512<5>;
-    case 6: return down_batch_avx512<6>;
-    case 7: return down_batch_avx512<7>;
-    default: return down_batch_avx512<8>;
-  }
-}
-}  // namespace
-
 torch::Tensor sparse_down_batch(torch::Tensor A, torch::Tensor wt, torch::Tensor bias,
                                 int64_t threads, bool portable) {
   check_f32_contig(A, "A");
@@ -361,7 +316,7 @@ torch::Tensor sparse_down_batch(torch::Tensor A, torch::Tensor wt, torch::Tensor
   const bool avx = use_avx512(portable);
   over_column_ranges(D, static_cast<int>(threads), [&](int64_t d0, int64_t d1) {
     if (avx) {
-      batch_kernel(B)(Ap, F, idx, nnz, wp, D, d0, d1, Yp);
+      down_rows_batch_avx512(Ap, B, F, idx, nnz, wp, D, d0, d1, Yp);
     } else {
       for (int64_t b = 0; b < B; ++b)
         down_cols_portable(Ap + b * F, idx, nnz, wp, D, d0, d1, Yp + b * D);
@@ -757,7 +712,7 @@ int64_t union_active(const float* A, int64_t n, int64_t F, int32_t* idx) {
 void down_rows_batch(const float* A, int64_t n, int64_t F, const int32_t* idx, int64_t nnz,
                      const float* wt, int64_t D, float* Y, bool avx) {
   if (avx) {
-    down_rows_batch_avx512(A, n, F, idx, nnz, wt, D, Y);
+    down_rows_batch_avx512(A, n, F, idx, nnz, wt, D, 0, D, Y);
     return;
   }
   for (int64_t k = 0; k < nnz; ++k) {
