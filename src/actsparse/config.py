@@ -89,13 +89,14 @@ def _check_cross_fields(cfg: dict[str, Any]) -> None:
             f"config key 'train_dense.warmup_steps': {td['warmup_steps']} must be "
             f"below train_dense.steps ({td['steps']})"
         )
-    dec = cfg.get("decode", {})
-    if dec and model and dec["prompt_bytes"] + dec["new_bytes"] > model["block_size"]:
-        problems.append(
-            f"config key 'decode.new_bytes': prompt_bytes + new_bytes "
-            f"({dec['prompt_bytes']} + {dec['new_bytes']}) exceed model.block_size "
-            f"({model['block_size']})"
-        )
+    for name in ("decode", "speculative_decode"):  # generation stages: prompt + new bytes
+        sec = cfg.get(name, {})
+        if sec and model and sec["prompt_bytes"] + sec["new_bytes"] > model["block_size"]:
+            problems.append(
+                f"config key '{name}.new_bytes': prompt_bytes + new_bytes "
+                f"({sec['prompt_bytes']} + {sec['new_bytes']}) exceed model.block_size "
+                f"({model['block_size']})"
+            )
     prune, comb = cfg.get("prune", {}), cfg.get("combined", {})
     if prune and comb:  # the combined stage holds the prune stage's masks (its models)
         if comb["ratio"] not in prune["ratios"]:
@@ -127,13 +128,6 @@ def _check_cross_fields(cfg: dict[str, Any]) -> None:
         problems.append(
             f"config key 'speculative.max_gamma': {spec['max_gamma']} exceeds "
             f"model.block_size ({model['block_size']})"
-        )
-    sd = cfg.get("speculative_decode", {})
-    if sd and model and sd["prompt_bytes"] + sd["new_bytes"] > model["block_size"]:
-        problems.append(
-            f"config key 'speculative_decode.new_bytes': prompt_bytes + new_bytes "
-            f"({sd['prompt_bytes']} + {sd['new_bytes']}) exceed model.block_size "
-            f"({model['block_size']})"
         )
     pre = cfg.get("preact", {})
     if pre and pre["lo"] >= pre["hi"]:

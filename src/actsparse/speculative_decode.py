@@ -102,15 +102,16 @@ def measured_rows(
     sparsity of the verification passes. This engine skips only the down projection, so
     the prediction uses down_share * s_agg (the formula's kind aggregated_down).
 
-    Each timing is the best of `repeats`; the kinds and the autoregressive baseline take
-    turns within a repeat, so a drift in the machine's speed hits them alike.
+    Each timing is the best of `repeats`; the autoregressive baseline and the kinds take
+    turns before every gamma, so a drift in the machine's speed hits them alike (with the
+    baseline timed once per repeat, a slow spell once halved it for a whole run).
     """
     engines = {kind: CppDecodeEngine(model, path, threads) for kind, path in VERIFY_PATHS.items()}
     ar: list[tuple[bytes, float]] = []
     runs: dict[tuple[str, int], list[SpeculativeRun]] = {}
     for _ in range(repeats):
-        ar.append(engines["standard"].generate(prompt, n_new))
         for gamma in gammas:
+            ar.append(engines["standard"].generate(prompt, n_new))
             for kind, engine in engines.items():
                 run = speculative_generate(engine, draft, prompt, n_new, gamma)
                 runs.setdefault((kind, gamma), []).append(run)

@@ -56,6 +56,19 @@ FINETUNE = (
     ("ratio", F64),
 )
 
+# Speculative decoding speedups (RSB Appendix C), by the formula or measured: kind is
+# aggregated | random | standard | aggregated_down; source formula | measured.
+SPECULATIVE = (
+    ("kind", STR),
+    ("source", STR),
+    ("c", F64),
+    ("alpha", F64),
+    ("gamma", I64),
+    ("s_agg", F64),
+    ("speedup_vs_standard", F64),
+    ("speedup_vs_autoregressive", F64),
+)
+
 SCHEMAS: dict[str, pa.Schema] = {
     # One row per split of the corpus.
     "corpus": _schema(
@@ -214,28 +227,14 @@ SCHEMAS: dict[str, pa.Schema] = {
     # aggregated_down (sparsity cuts only the down projection's share of the pass; s_agg is
     # then the effective fraction skipped).
     "speculative": _schema(
-        ("kind", STR),
-        ("source", STR),  # formula (the measured run is table speculative_decode)
-        ("c", F64),
-        ("alpha", F64),
-        ("gamma", I64),
-        ("s_agg", F64),
-        ("speedup_vs_standard", F64),
-        ("speedup_vs_autoregressive", F64),
+        *SPECULATIVE,  # source: formula (the measured run is table speculative_decode)
         ("optimal", BOOL),  # the gamma maximising speedup_vs_autoregressive for kind, c, alpha
     ),
     # RSB Sec. 5.2 measured: an n-gram draft, the relufied target verifying with a dense
     # (kind standard) or sparse (kind aggregated) FFN; wall-clock beside Theorems 1-2 fed
     # with the measured c, alpha and s_agg (the union sparsity of the verification passes).
     "speculative_decode": _schema(
-        ("kind", STR),
-        ("source", STR),  # measured
-        ("c", F64),
-        ("alpha", F64),
-        ("gamma", I64),
-        ("s_agg", F64),
-        ("speedup_vs_standard", F64),
-        ("speedup_vs_autoregressive", F64),
+        *SPECULATIVE,  # source: measured
         ("optimal", BOOL),  # the gamma with the best measured speedup_vs_autoregressive
         ("predicted_speedup_vs_standard", F64),
         ("predicted_speedup_vs_autoregressive", F64),

@@ -401,6 +401,18 @@ __attribute__((target("avx512f"))) void block_rows_avx512(const float* a, const 
   }
 }
 
+// acc + av * (the row's block in column c, or zeros where the row keeps none there), and
+// p stepped past a kept block: branch-free, as the kept/skipped pattern is random.
+__attribute__((target("avx512f"), always_inline)) inline __m512 add_block(__m512 acc,
+                                                                          __m512 av,
+                                                                          const float*& p,
+                                                                          uint64_t m, int64_t c) {
+  const uint32_t bit = static_cast<uint32_t>((m >> c) & 1u);
+  acc = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(static_cast<__mmask16>(0u - bit), p), acc);
+  p += bit * kLanes;
+  return acc;
+}
+
 // Rows in groups of G per pass over y, when a row's kept blocks fit one 64-bit mask (D <=
 // 1024): bit c of masks[i] says row i keeps block c, and its blocks lie in order from
 // vals[row_ptr[i]]. For each block column every row of the group adds its block or, where
@@ -452,25 +464,14 @@ __attribute__((target("avx512f"))) void block_group_avx512(const float* a, const
     __m512 acc[4];
     for (int j = 0; j < 4; ++j) acc[j] = _mm512_loadu_ps(y + (c + j) * kLanes);
 #pragma GCC unroll 16
-    for (int g = 0; g < G; ++g) {
-      for (int j = 0; j < 4; ++j) {
-        const uint32_t bit = static_cast<uint32_t>((m[g] >> (c + j)) & 1u);
-        const __mmask16 keep = static_cast<__mmask16>(0u - bit);
-        acc[j] = _mm512_fmadd_ps(av[g], _mm512_maskz_loadu_ps(keep, p[g]), acc[j]);
-        p[g] += bit * kLanes;
-      }
-    }
+    for (int g = 0; g < G; ++g)
+      for (int j = 0; j < 4; ++j) acc[j] = add_block(acc[j], av[g], p[g], m[g], c + j);
     for (int j = 0; j < 4; ++j) _mm512_storeu_ps(y + (c + j) * kLanes, acc[j]);
   }
   for (; c < nb; ++c) {
     prefetch_cols(c, 1);
     __m512 acc = _mm512_loadu_ps(y + c * kLanes);
-    for (int g = 0; g < G; ++g) {
-      const uint32_t bit = static_cast<uint32_t>((m[g] >> c) & 1u);
-      const __mmask16 keep = static_cast<__mmask16>(0u - bit);
-      acc = _mm512_fmadd_ps(av[g], _mm512_maskz_loadu_ps(keep, p[g]), acc);
-      p[g] += bit * kLanes;
-    }
+    for (int g = 0; g < G; ++g) acc = add_block(acc, av[g], p[g], m[g], c);
     _mm512_storeu_ps(y + c * kLanes, acc);
   }
 }
