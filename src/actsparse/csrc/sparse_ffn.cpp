@@ -126,6 +126,21 @@ __attribute__((target("avx512f"))) void down_cols_avx512(const float* a, const i
   }
 }
 
+// Prefetch [begin, end) into L2, a cache line at a time.
+void prefetch_l2(const void* begin, const void* end) {
+  for (const char* c = static_cast<const char*>(begin); c < end; c += 64)
+    _mm_prefetch(c, _MM_HINT_T1);
+}
+
+// Columns [d0, d1) of active rows idx[k0:k1) of wt [F, D] into L2.
+void prefetch_rows_l2(const float* wt, const int32_t* idx, int64_t k0, int64_t k1, int64_t D,
+                      int64_t d0, int64_t d1) {
+  for (int64_t k = k0; k < k1; ++k) {
+    const float* r = wt + static_cast<int64_t>(idx[k]) * D;
+    prefetch_l2(r + d0, r + d1);
+  }
+}
+
 // Row streaming, kGroup rows per pass: y (in L1) is read and written once per group
 // instead of once per row, and every row is read whole and contiguously. The rows
 // kAheadRows further on are prefetched whole into L2 during the pass: active rows are
@@ -188,10 +203,7 @@ __attribute__((target("avx512f"))) void down_row_group(const float* a, const int
 __attribute__((target("avx512f"))) void down_rows_avx512(const float* a, const int32_t* idx,
                                                          int64_t nnz, const float* wt, int64_t D,
                                                          int64_t d0, int64_t d1, float* y) {
-  for (int64_t k = 0; k < std::min(kAheadRows, nnz); ++k) {  // the first rows, before use
-    const char* r = reinterpret_cast<const char*>(wt + static_cast<int64_t>(idx[k]) * D);
-    for (int64_t t = d0; t < d1; t += kLanes) _mm_prefetch(r + t * 4, _MM_HINT_T1);
-  }
+  prefetch_rows_l2(wt, idx, 0, std::min(kAheadRows, nnz), D, d0, d1);  // before first use
   int64_t k = 0;
   for (; k + kGroup <= nnz; k += kGroup) down_row_group<kGroup>(a, idx, k, nnz, wt, D, d0, d1, y);
   if (k + 8 <= nnz) down_row_group<8>(a, idx, k, nnz, wt, D, d0, d1, y), k += 8;
@@ -210,17 +222,11 @@ __attribute__((target("avx512f"))) void down_rows_batch_avx512(const float* A, i
                                                                float* Y) {
   const int64_t full = d0 + (d1 - d0) / kLanes * kLanes;
   const __mmask16 tail = static_cast<__mmask16>((1u << (d1 - full)) - 1u);
-  for (int64_t k = 0; k < std::min(kAheadRows, nnz); ++k) {
-    const char* r = reinterpret_cast<const char*>(wt + static_cast<int64_t>(idx[k]) * D);
-    for (int64_t t = d0; t < d1; t += kLanes) _mm_prefetch(r + t * 4, _MM_HINT_T1);
-  }
+  prefetch_rows_l2(wt, idx, 0, std::min(kAheadRows, nnz), D, d0, d1);
   for (int64_t k = 0; k < nnz; ++k) {
     const int64_t i = idx[k];
     const float* row = wt + i * D;
-    if (k + kAheadRows < nnz) {
-      const char* next = reinterpret_cast<const char*>(wt + static_cast<int64_t>(idx[k + kAheadRows]) * D);
-      for (int64_t t = d0; t < d1; t += kLanes) _mm_prefetch(next + t * 4, _MM_HINT_T1);
-    }
+    if (k + kAheadRows < nnz) prefetch_rows_l2(wt, idx, k + kAheadRows, k + kAheadRows + 1, D, d0, d1);
     for (int64_t j = 0; j < n; ++j) {
       const float aj = A[j * F + i];
       if (aj == 0.0f) continue;
@@ -232,6 +238,22 @@ __attribute__((target("avx512f"))) void down_rows_batch_avx512(const float* A, i
         _mm512_mask_storeu_ps(y + full, tail,
                               _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(tail, row + full),
                                               _mm512_maskz_loadu_ps(tail, y + full)));
+    }
+  }
+}
+
+// The portable twin of down_rows_batch_avx512: the same sums in the same order.
+void down_rows_batch_portable(const float* A, int64_t n, int64_t F, const int32_t* idx,
+                              int64_t nnz, const float* wt, int64_t D, int64_t d0, int64_t d1,
+                              float* Y) {
+  for (int64_t k = 0; k < nnz; ++k) {
+    const int64_t i = idx[k];
+    const float* row = wt + i * D;
+    for (int64_t j = 0; j < n; ++j) {
+      const float aj = A[j * F + i];
+      if (aj == 0.0f) continue;
+      float* y = Y + j * D;
+      for (int64_t d = d0; d < d1; ++d) y[d] += aj * row[d];  // as down_cols_portable
     }
   }
 }
@@ -315,12 +337,8 @@ torch::Tensor sparse_down_batch(torch::Tensor A, torch::Tensor wt, torch::Tensor
   const int64_t nnz = union_active(Ap, B, F, idx);
   const bool avx = use_avx512(portable);
   over_column_ranges(D, static_cast<int>(threads), [&](int64_t d0, int64_t d1) {
-    if (avx) {
-      down_rows_batch_avx512(Ap, B, F, idx, nnz, wp, D, d0, d1, Yp);
-    } else {
-      for (int64_t b = 0; b < B; ++b)
-        down_cols_portable(Ap + b * F, idx, nnz, wp, D, d0, d1, Yp + b * D);
-    }
+    if (avx) down_rows_batch_avx512(Ap, B, F, idx, nnz, wp, D, d0, d1, Yp);
+    else down_rows_batch_portable(Ap, B, F, idx, nnz, wp, D, d0, d1, Yp);
   });
   return Y;
 }
@@ -361,7 +379,7 @@ __attribute__((target("avx512f"))) void block_rows_avx512(const float* a, const 
     if (k < k1) _mm_prefetch(reinterpret_cast<const char*>(row_ptr + idx[k]), _MM_HINT_T1);
   };
   auto fetch_row = [&](int64_t i) {
-    for (int64_t p = row_ptr[i]; p < row_ptr[i + 1]; ++p) line(vals + p * kLanes);
+    prefetch_l2(vals + row_ptr[i] * kLanes, vals + row_ptr[i + 1] * kLanes);
     line(block_col + row_ptr[i]);
   };
   for (int64_t k = k0; k < std::min(k0 + 2 * kBlockAhead, k1); ++k) fetch_ptr(k);
@@ -486,8 +504,7 @@ __attribute__((target("avx512f"))) void block_groups_avx512(const float* a, cons
     _mm_prefetch(reinterpret_cast<const char*>(row_ptr + idx[k]), _MM_HINT_T0);
   for (int64_t k = k0; k < std::min(k0 + kBlockAhead, k1); ++k) {
     const int64_t i = idx[k];
-    for (int64_t q = row_ptr[i]; q < row_ptr[i + 1]; ++q)
-      _mm_prefetch(reinterpret_cast<const char*>(vals + q * kLanes), _MM_HINT_T1);
+    prefetch_l2(vals + row_ptr[i] * kLanes, vals + row_ptr[i + 1] * kLanes);
   }
   int64_t k = k0;
   for (; k + kBlockGroup <= k1; k += kBlockGroup) {
@@ -712,20 +729,8 @@ int64_t union_active(const float* A, int64_t n, int64_t F, int32_t* idx) {
 }
 void down_rows_batch(const float* A, int64_t n, int64_t F, const int32_t* idx, int64_t nnz,
                      const float* wt, int64_t D, float* Y, bool avx) {
-  if (avx) {
-    down_rows_batch_avx512(A, n, F, idx, nnz, wt, D, 0, D, Y);
-    return;
-  }
-  for (int64_t k = 0; k < nnz; ++k) {
-    const int64_t i = idx[k];
-    for (int64_t j = 0; j < n; ++j) {
-      const float aj = A[j * F + i];
-      if (aj == 0.0f) continue;
-      const float* row = wt + i * D;
-      float* y = Y + j * D;
-      for (int64_t d = 0; d < D; ++d) y[d] += aj * row[d];  // as down_cols_portable
-    }
-  }
+  if (avx) down_rows_batch_avx512(A, n, F, idx, nnz, wt, D, 0, D, Y);
+  else down_rows_batch_portable(A, n, F, idx, nnz, wt, D, 0, D, Y);
 }
 void down_rows(const float* a, const int32_t* idx, int64_t nnz, const float* wt, int64_t D,
                float* y, bool avx) {
