@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from actsparse.decode import CppDecodeEngine
+from actsparse.decode import CppDecodeEngine, check_generation
 from actsparse.draft import NgramDraft
 from actsparse.model import ByteGPT
 from actsparse.speculative import speedup_vs_autoregressive, speedup_vs_standard
@@ -44,11 +44,7 @@ def speculative_generate(
     """Greedy speculative decoding of n_new bytes after prompt with draft length gamma."""
     if gamma < 1:
         raise ValueError(f"draft length gamma must be >= 1, got {gamma}")
-    if len(prompt) < 1 or len(prompt) + n_new > engine.cfg.block_size:
-        raise ValueError(
-            f"prompt ({len(prompt)}) + new bytes ({n_new}) must fit the context of "
-            f"{engine.cfg.block_size} with a prompt of at least one byte"
-        )
+    check_generation(engine.cfg.block_size, prompt, n_new)
     engine.reset()
     if len(prompt) > 1:
         engine.forward(prompt[:-1])
