@@ -46,7 +46,7 @@ ENGINES = {
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-@pytest.mark.parametrize("path", ["dense", "sparse", "block_sparse"])
+@pytest.mark.parametrize("path", ["dense", "sparse", "block_sparse", "screened"])
 def test_cached_logits_equal_the_full_forward_pass(relu_model, engine, path):
     assert_steps_match_forward(ENGINES[engine](relu_model, path), relu_model, b"the quick brown")
 
@@ -83,14 +83,14 @@ def test_cpp_engine_supports_every_activation(activation):
 def test_cpp_sparse_paths_generate_exactly_the_dense_bytes(relu_model):
     outs = {
         p: CppDecodeEngine(relu_model, p).generate(b"the quick ", 40)[0]
-        for p in ("dense", "sparse", "block_sparse")
+        for p in ("dense", "sparse", "block_sparse", "screened")
     }
-    assert outs["dense"] == outs["sparse"] == outs["block_sparse"]
+    assert outs["dense"] == outs["sparse"] == outs["block_sparse"] == outs["screened"]
     assert outs["dense"] == DecodeEngine(relu_model, "dense").generate(b"the quick ", 40)[0]
 
 
 @pytest.mark.parametrize("portable", [False, True])
-@pytest.mark.parametrize("path", ["dense", "sparse", "block_sparse"])
+@pytest.mark.parametrize("path", ["dense", "sparse", "block_sparse", "screened"])
 def test_a_multi_byte_pass_gives_each_byte_the_logits_of_its_own_step(relu_model, path, portable):
     # Bit for bit: a verification pass must not change what the model predicts.
     engine = CppDecodeEngine(relu_model, path, portable=portable)
@@ -116,3 +116,32 @@ def test_rollback_forgets_the_rejected_bytes(relu_model):
         engine.rollback(16)
     with pytest.raises(RuntimeError, match="context full"):
         engine.forward(b"x" * 64)
+
+
+@pytest.mark.parametrize("portable", [False, True])
+@pytest.mark.parametrize(
+    "activation", [dict(activation="relu"), dict(activation="shifted_relu", act_shift=0.05)]
+)
+def test_screened_path_computes_the_sparse_paths_activations_bit_for_bit(activation, portable):
+    # The screen only skips neurons it proved zero, so the activations, and with them the
+    # logits of every step, are those of the sparse path exactly.
+    torch.manual_seed(0)
+    model = ByteGPT(tiny_config(**activation)).eval()
+    with torch.no_grad():  # push the pre-activations negative: mostly-zero activations
+        for block in model.h:
+            block.mlp.c_fc.bias -= 0.3
+    sparse = CppDecodeEngine(model, "sparse", portable=portable)
+    screened = CppDecodeEngine(model, "screened", portable=portable)
+    for b in b"the quick brown fox":
+        assert torch.equal(sparse.step(b), screened.step(b))
+    assert sparse.act_sparsity == screened.act_sparsity > 0.5
+    assert 1 - screened.act_sparsity <= screened.screen_kept < 1.0
+
+
+def test_screened_path_needs_an_activation_with_exact_zeros():
+    torch.manual_seed(0)
+    for cfg in (tiny_config(), tiny_config(activation="xsigmoid", act_beta=1.7)):
+        with pytest.raises(ValueError, match="no exact zeros"):
+            CppDecodeEngine(ByteGPT(cfg), "screened")
+    relu = ByteGPT(tiny_config(activation="xsigmoid", act_beta=float("inf")))
+    assert CppDecodeEngine(relu, "screened").step(97).shape == (256,)

@@ -152,6 +152,16 @@ def test_the_frontier_marks_one_best_and_combined_best_runs_it(smoke_run):
 
 
 @pytest.mark.slow
+def test_decode_screens_every_relu_model_and_keeps_its_greedy_output(smoke_run):
+    df = pd.read_parquet(smoke_run / "results/smoke/tables/decode.parquet")
+    screened = df[df.path == "screened"]
+    assert set(screened.model) == set(df.model) - {"dense"}  # GELU: no zeros to prove
+    assert len(screened) and screened.greedy_identical.all()
+    assert (screened.up_rows_computed < 1).all()
+    assert (df[df.path != "screened"].up_rows_computed == 1).all()
+
+
+@pytest.mark.slow
 def test_smoke_run_draws_every_figure(smoke_run):
     for fig in FIGURES:
         for ext in ("png", "pdf"):

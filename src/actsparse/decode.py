@@ -4,9 +4,12 @@ The engine reads the trained model's weights once and runs one byte per step: th
 byte's query against the cached keys and values, then the FFN. Only the FFN differs
 between paths: `dense` uses torch's F.linear for the down projection, `sparse` the
 column-skipping kernel, `block_sparse` the 1x16-block kernel (for block-pruned models).
-The up projection is dense in every path: without a predictor, it has to be computed to
-learn which neurons are zero. Everything else is shared, so the two paths' speeds compare
-the FFN alone, and their greedy outputs must be identical.
+The up projection is dense in these paths: without a predictor, it has to be computed to
+learn which neurons are zero. `screened` (ReLU-type models) learns it at a quarter of the
+bytes: an int8 copy of W_up with a rigorous error bound proves most neurons zero
+(kernels.UpScreen), only the rest are computed in fp32, then the sparse down projection
+runs; no neuron is guessed, so nothing changes the output. Everything else is shared, so
+the paths' speeds compare the FFN alone, and their greedy outputs must be identical.
 """
 
 from __future__ import annotations
@@ -19,9 +22,29 @@ import torch
 from torch.nn import functional as F
 
 from actsparse import kernels as K
-from actsparse.model import ByteGPT
+from actsparse.model import ByteGPT, ModelConfig
 
-PATHS = ("dense", "sparse", "block_sparse")
+PATHS = ("dense", "sparse", "block_sparse", "screened")
+# Activations that are exactly zero at or below a threshold: what the screen can prove.
+SCREENABLE = ("relu", "shifted_relu")
+
+
+def screenable(cfg: ModelConfig) -> bool:
+    """Whether the model's activation is exactly zero at or below a threshold."""
+    return cfg.activation in SCREENABLE or (
+        cfg.activation == "xsigmoid" and math.isinf(cfg.act_beta)
+    )
+
+
+def check_path(cfg: ModelConfig, path: str) -> None:
+    """A decode path must exist and suit the model's activation."""
+    if path not in PATHS:
+        raise ValueError(f"unknown decode path {path!r}; known: {PATHS}")
+    if path == "screened" and not screenable(cfg):
+        raise ValueError(
+            f"the screened path proves neurons zero below a ReLU's threshold; activation "
+            f"{cfg.activation!r} has no exact zeros to prove (use {SCREENABLE})"
+        )
 
 
 def check_generation(block_size: int, prompt: bytes, n_new: int) -> None:
@@ -53,8 +76,7 @@ def _wb(m: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor | None]:
 
 class DecodeEngine:
     def __init__(self, model: ByteGPT, path: str = "dense", threads: int = 1) -> None:
-        if path not in PATHS:
-            raise ValueError(f"unknown decode path {path!r}; known: {PATHS}")
+        check_path(model.cfg, path)
         self.cfg, self.path, self.threads = model.cfg, path, threads
         self.act = model.h[0].mlp.act  # the model's own activation module
         self.layers = []
@@ -90,7 +112,7 @@ class DecodeEngine:
     def _down(self, lw: LayerWeights, a: torch.Tensor) -> torch.Tensor:
         if self.path == "dense":
             return F.linear(a, *lw.down)
-        if self.path == "sparse":
+        if self.path in ("sparse", "screened"):  # the screen changes no activation
             return K.sparse_down(a, lw.down_t, lw.down[1], self.threads)
         return K.block_sparse_down(a, lw.down_blocks, lw.down[1], self.threads)
 
@@ -146,6 +168,13 @@ class DecodeEngine:
 ACT_KINDS = {"gelu": 0, "relu": 1, "shifted_relu": 2, "xsigmoid": 3}
 
 
+def _screen_tensors(lw: LayerWeights, screened: bool) -> tuple[torch.Tensor, ...]:
+    if not screened:
+        return (torch.empty(0),) * 3
+    screen = K.UpScreen.from_weight(lw.up[0])
+    return screen.q, screen.qsum, screen.factors
+
+
 class CppDecodeEngine:
     """The same engine as DecodeEngine, one C++ call per byte (no per-op Python overhead);
     this is the one the decode stage times."""
@@ -171,6 +200,7 @@ class CppDecodeEngine:
                     blocks.row_ptr,
                     blocks.block_col,
                     blocks.values,
+                    *_screen_tensors(lw, path == "screened"),
                 ]
             )
         cfg = model.cfg
@@ -205,6 +235,13 @@ class CppDecodeEngine:
     @property
     def pos(self) -> int:
         return self._engine.pos()
+
+    @property
+    def screen_kept(self) -> float:
+        """Fraction of up-projection rows the screened path computed since reset (nan on
+        other paths): the neurons the int8 screen could not prove zero."""
+        total = self._engine.screen_total()
+        return self._engine.screen_kept() / total if total else float("nan")
 
     @property
     def union_counts(self) -> tuple[int, int]:
@@ -258,6 +295,7 @@ def decode_rows(
             "bytes_per_s": speed,
             "speedup_vs_dense_path": speed / dense_speed,
             "act_sparsity": sparsity,
+            "up_rows_computed": engines[path].screen_kept if path == "screened" else 1.0,
             "greedy_identical": out == dense_out,
         }
         for path, (out, speed, sparsity) in results.items()

@@ -22,7 +22,7 @@ import torch
 from actsparse.corpus import default_cache_dir
 
 CSRC = Path(__file__).with_name("csrc")
-SOURCES = [CSRC / "sparse_ffn.cpp", CSRC / "decode_engine.cpp"]
+SOURCES = [CSRC / "sparse_ffn.cpp", CSRC / "decode_engine.cpp", CSRC / "up_screen.cpp"]
 BLOCK = 16
 DOWN_STRATEGIES = {"auto": 0, "tiles": 1, "rows": 2}
 
@@ -194,3 +194,67 @@ def block_sparse_down(
         threads,
         portable,
     )
+
+
+@dataclass(frozen=True)
+class UpScreen:
+    """An int8 copy of W_up [F, D] (a scale per row) and the per-row factors of the
+    screen's error bound.
+
+    The screen (csrc/up_screen.cpp) reads it to find the neurons of a ReLU-type FFN whose
+    pre-activation may exceed the activation's threshold, at a quarter of the bytes of the
+    fp32 up projection; every neuron it leaves out is certainly zero, so an engine computes
+    only the kept rows (exactly, in fp32) and still matches the dense path bit for bit.
+    """
+
+    q: torch.Tensor  # [F, D] int8: round(W[o] / scale[o]), in [-127, 127]
+    qsum: torch.Tensor  # [F] int32: sum of q[o] (the kernel feeds x as unsigned p + 128)
+    # [3, F] float32: scale = max|W[o]| / 127; c1 = gamma |W[o]| + |W[o] - scale q[o]| and
+    # c2 = |scale q[o]| (2-norms, gamma = D u / (1 - D u)), both rounded up
+    factors: torch.Tensor
+
+    @classmethod
+    def from_weight(cls, w_up: torch.Tensor) -> UpScreen:
+        w = w_up.detach().float().contiguous()
+        peak = w.abs().amax(dim=1)
+        scale = torch.where(peak > 0, peak / 127, torch.ones_like(peak))
+        q = torch.round(w / scale[:, None]).clamp(-127, 127)
+        w64, deq = w.double(), q.double() * scale.double()[:, None]  # what the kernel means
+        u = 2.0**-24
+        gamma = w.shape[1] * u / (1 - w.shape[1] * u)
+        c1 = gamma * w64.norm(dim=1) + (w64 - deq).norm(dim=1)
+        c2 = deq.norm(dim=1)
+        return cls(
+            q.to(torch.int8).contiguous(),
+            q.sum(dim=1).to(torch.int32).contiguous(),
+            torch.stack([scale, _round_up(c1), _round_up(c2)]).contiguous(),
+        )
+
+
+def _round_up(v: torch.Tensor) -> torch.Tensor:
+    """float64 -> the float32 at or above it: a bound must not shrink in the cast."""
+    f = v.float()
+    return torch.where(f.double() < v, torch.nextafter(f, torch.tensor(float("inf"))), f)
+
+
+def up_screen(
+    x: torch.Tensor,
+    screen: UpScreen,
+    bias: torch.Tensor | None = None,
+    thresh: float = 0.0,
+    portable: bool = False,
+) -> torch.Tensor:
+    """The neurons (int32, ascending) whose W_up[o] . x + b[o] may exceed thresh."""
+    return extension().up_screen(
+        x.float().contiguous(),
+        screen.q,
+        screen.qsum,
+        screen.factors,
+        _bias(bias),
+        thresh,
+        portable,
+    )
+
+
+def has_int8_screen() -> bool:
+    return bool(extension().has_int8_screen())

@@ -184,12 +184,13 @@ SCHEMAS: dict[str, pa.Schema] = {
     # One row per (model, FFN path) of the decode engine; batch 1, KV cache, greedy.
     "decode": _schema(
         ("model", STR),
-        ("path", STR),  # dense | sparse | block_sparse
+        ("path", STR),  # dense | sparse | block_sparse | screened (ReLU-type models)
         ("threads", I64),
         ("n_new", I64),
         ("bytes_per_s", F64),
         ("speedup_vs_dense_path", F64),
         ("act_sparsity", F64),
+        ("up_rows_computed", F64),  # fraction of W_up rows computed in fp32 (screened: < 1)
         ("greedy_identical", BOOL),  # same bytes as the dense path of the same model
     ),
     # RSB Fig. 2: from-scratch models with x * sigmoid(beta x) (beta = inf: ReLU).

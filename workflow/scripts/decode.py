@@ -10,7 +10,7 @@ import torch
 
 from actsparse.checkpoint import load_model
 from actsparse.corpus import read_split
-from actsparse.decode import decode_rows
+from actsparse.decode import decode_rows, screenable
 from actsparse.tables import write_table
 
 cfg = snakemake.params.cfg
@@ -22,6 +22,7 @@ for path in snakemake.input.models:
     name = Path(path).stem
     model, _ = load_model(path)
     paths = ["dense", "sparse"] + (["block_sparse"] if "block16" in name else [])
+    paths += ["screened"] if screenable(model.cfg) else []
     rows += decode_rows(name, model, prompt, d["new_bytes"], paths, d["repeats"], d["threads"])
     print(rows[-len(paths) :], file=sys.stderr)
 write_table("decode", rows, snakemake.output.table, cfg)

@@ -1,8 +1,9 @@
 // A whole-model decode step in C++ (KV cache, fp32): one call per byte, so the FFN's
 // share of a step is what it is in an engine, not hidden under per-op Python overhead.
 // The FFN down projection runs densely (row dot products over W_down [D, F]), sparsely
-// (column skipping over W_down^T), or block-sparsely (1x16 blocks); everything else is
-// identical between the paths. A call may feed several bytes at once (the verification
+// (column skipping over W_down^T), or block-sparsely (1x16 blocks); the screened path
+// also skips the up projection's certainly-zero neurons (int8 screen, up_screen.cpp) and
+// computes the rest exactly. Everything else is identical between the paths. A call may feed several bytes at once (the verification
 // pass of speculative decoding): every weight matrix is then read once for all of them,
 // and the sparse path touches the union of their active neurons.
 
@@ -24,7 +25,10 @@ struct Layer {
   torch::Tensor ln1_w, ln1_b, qkv_w, qkv_b, proj_w, proj_b, ln2_w, ln2_b, up_w, up_b, down_w,
       down_b, down_t;
   torch::Tensor row_ptr, block_col, block_vals;
+  torch::Tensor up_q, up_qsum, up_factors;  // the screened path's int8 copy of up_w (UpScreen)
 };
+
+enum Path : int64_t { kDense = 0, kSparse = 1, kBlockSparse = 2, kScreened = 3 };
 
 const float* ptr(const torch::Tensor& t) {
   return t.defined() && t.numel() > 0 ? t.data_ptr<float>() : nullptr;
@@ -59,6 +63,40 @@ void gemm_rows(const float* W, const float* b, const float* X, int64_t n, int64_
   }
 }
 
+// out[0:C] = sum over s < n of w[s] * V[s * stride + 0:C] (an attention head's values):
+// the output held in registers across all positions, 64 columns at a time.
+__attribute__((target("avx512f"))) void weighted_rows_avx512(const float* w, const float* V,
+                                                             int64_t n, int64_t stride,
+                                                             int64_t C, float* out) {
+  for (int64_t c0 = 0; c0 < C; c0 += 64) {
+    __mmask16 m[4];
+    for (int j = 0; j < 4; ++j) {
+      const int64_t left = std::clamp<int64_t>(C - c0 - 16 * j, 0, 16);
+      m[j] = static_cast<__mmask16>((1u << left) - 1u);
+    }
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                     _mm512_setzero_ps()};
+    for (int64_t s = 0; s < n; ++s) {
+      const __m512 ws = _mm512_set1_ps(w[s]);
+      const float* v = V + s * stride + c0;
+      for (int j = 0; j < 4; ++j)
+        acc[j] = _mm512_fmadd_ps(ws, _mm512_maskz_loadu_ps(m[j], v + 16 * j), acc[j]);
+    }
+    for (int j = 0; j < 4; ++j) _mm512_mask_storeu_ps(out + c0 + 16 * j, m[j], acc[j]);
+  }
+}
+
+void weighted_rows(const float* w, const float* V, int64_t n, int64_t stride, int64_t C,
+                   float* out, bool avx) {
+  if (avx) {
+    weighted_rows_avx512(w, V, n, stride, C, out);
+    return;
+  }
+  std::fill(out, out + C, 0.0f);
+  for (int64_t s = 0; s < n; ++s)
+    for (int64_t c = 0; c < C; ++c) out[c] += w[s] * V[s * stride + c];
+}
+
 float activate(float x, int64_t kind, float shift, float beta) {
   switch (kind) {
     case 0: return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f));  // gelu
@@ -82,9 +120,19 @@ class DecodeEngineCpp {
         act_shift_(static_cast<float>(act_shift)), act_beta_(static_cast<float>(act_beta)),
         norm_relu_(norm_relu), path_(path), avx_(!portable && actsparse::avx512_available()) {
     for (auto& t : layers) {
-      TORCH_CHECK(t.size() == 16, "each layer needs 16 tensors");
+      TORCH_CHECK(t.size() == 19, "each layer needs 19 tensors");
       layers_.push_back(Layer{t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9], t[10],
-                              t[11], t[12], t[13], t[14], t[15]});
+                              t[11], t[12], t[13], t[14], t[15], t[16], t[17], t[18]});
+    }
+    if (path_ == kScreened) {
+      // The screen proves pre-activations <= a threshold; only these activations are
+      // exactly 0 below one (x sigmoid(beta x) with beta = inf is ReLU).
+      const bool relu = act_kind_ == 1 || (act_kind_ == 3 && std::isinf(act_beta_));
+      TORCH_CHECK(relu || act_kind_ == 2, "the screened path needs a ReLU-type activation");
+      thresh_ = act_kind_ == 2 ? act_shift_ : 0.0f;
+      for (const Layer& L : layers_)
+        TORCH_CHECK(L.up_q.scalar_type() == torch::kInt8 && L.up_q.numel() == L.up_w.numel(),
+                    "the screened path needs each layer's int8 up_q");
     }
     D_ = wte_.size(1);
     F_ = layers_[0].up_w.size(0);
@@ -99,6 +147,8 @@ class DecodeEngineCpp {
     total_ = 0;
     union_active_ = 0;
     union_total_ = 0;
+    screen_kept_ = 0;
+    screen_total_ = 0;
   }
   int64_t zeros() const { return zeros_; }
   int64_t total() const { return total_; }
@@ -147,23 +197,24 @@ class DecodeEngineCpp {
           }
           float sum = 0.0f;
           for (int64_t s = 0; s <= t; ++s) sum += (scores[s] = std::exp(scores[s] - mx));
-          float* out = &att[j * D + hh * hd];
-          std::fill(out, out + hd, 0.0f);
-          for (int64_t s = 0; s <= t; ++s) {
-            const float w = scores[s] / sum;
-            const float* v = V + s * D + hh * hd;
-            for (int64_t c = 0; c < hd; ++c) out[c] += w * v[c];
-          }
+          for (int64_t s = 0; s <= t; ++s) scores[s] /= sum;
+          weighted_rows(scores.data(), V + hh * hd, t + 1, D, hd, &att[j * D + hh * hd], avx_);
         }
       }
       gemm_rows(ptr(L.proj_w), ptr(L.proj_b), att.data(), n, D, D, avx_, tmp.data());
       for (int64_t i = 0; i < n * D; ++i) x[i] += tmp[i];
       norm(ptr(L.ln2_w), ptr(L.ln2_b));
-      gemm_rows(ptr(L.up_w), ptr(L.up_b), h.data(), n, F, D, avx_, u.data());
-      for (int64_t i = 0; i < n * F; ++i) u[i] = activate(u[i], act_kind_, act_shift_, act_beta_);
+      int64_t active = -1;  // the screened path knows its active rows: no second search
+      if (path_ == kScreened) {
+        active = screened_up(L, h.data(), n, idx.data(), u.data());
+      } else {
+        gemm_rows(ptr(L.up_w), ptr(L.up_b), h.data(), n, F, D, avx_, u.data());
+        for (int64_t i = 0; i < n * F; ++i)
+          u[i] = activate(u[i], act_kind_, act_shift_, act_beta_);
+      }
       for (int64_t i = 0; i < n * F; ++i) zeros_ += (u[i] == 0.0f);
       total_ += n * F;
-      down(L, u.data(), n, idx.data(), tmp.data());
+      down(L, u.data(), n, active, idx.data(), tmp.data());
       for (int64_t i = 0; i < n * D; ++i) x[i] += tmp[i];
     }
     pos_ += n;
@@ -183,6 +234,8 @@ class DecodeEngineCpp {
   }
   int64_t pos() const { return pos_; }
   int64_t union_active() const { return union_active_; }
+  int64_t screen_kept() const { return screen_kept_; }
+  int64_t screen_total() const { return screen_total_; }
   int64_t union_total() const { return union_total_; }
 
   // Greedy generation in one call: (new bytes, seconds spent generating them).
@@ -201,22 +254,72 @@ class DecodeEngineCpp {
   }
 
  private:
+  // u [n, F] = the activations of the up projection of h [n, D], computing only the rows
+  // the screen keeps (for any of the n bytes); every other activation is exactly 0 on the
+  // dense path too, and the kept rows are summed as gemm_rows sums them: bit for bit.
+  // For one byte, rows ends up holding its active neurons, ascending, and their count is
+  // returned; for several, -1.
+  int64_t screened_up(const Layer& L, const float* h, int64_t n, int32_t* rows, float* u) {
+    const int64_t D = D_, F = F_;
+    const actsparse::UpScreenRows wq = actsparse::screen_view(L.up_q, L.up_qsum, L.up_factors);
+    const float *w = ptr(L.up_w), *b = ptr(L.up_b);
+    std::fill(u, u + n * F, 0.0f);
+    int64_t m = actsparse::screen_rows(wq, b, h, F, D, thresh_, rows, avx_);
+    if (n > 1) {  // the union of the bytes' kept rows
+      std::vector<uint8_t> keep(F, 0);
+      for (int64_t k = 0; k < m; ++k) keep[rows[k]] = 1;
+      for (int64_t j = 1; j < n; ++j) {
+        const int64_t mj = actsparse::screen_rows(wq, b, h + j * D, F, D, thresh_, rows, avx_);
+        for (int64_t k = 0; k < mj; ++k) keep[rows[k]] = 1;
+      }
+      m = 0;
+      for (int64_t o = 0; o < F; ++o) {
+        rows[m] = static_cast<int32_t>(o);
+        m += keep[o];
+      }
+    }
+    screen_kept_ += m;
+    screen_total_ += F;
+    std::vector<float> out(std::max<int64_t>(n, m));
+    if (n == 1) {
+      actsparse::gemv_rows(w, rows, h, m, D, out.data(), avx_);
+      int64_t active = 0;
+      for (int64_t k = 0; k < m; ++k) {
+        const int32_t o = rows[k];
+        u[o] = activate(b ? out[k] + b[o] : out[k], act_kind_, act_shift_, act_beta_);
+        rows[active] = o;
+        active += u[o] != 0.0f;  // as extract_active counts (a NaN is active)
+      }
+      return active;
+    }
+    for (int64_t k = 0; k < m; ++k) {
+      const int64_t o = rows[k];
+      actsparse::dots(w + o * D, h, n, D, out.data(), avx_);
+      for (int64_t j = 0; j < n; ++j)
+        u[j * F + o] = activate(out[j] + (b ? b[o] : 0.0f), act_kind_, act_shift_, act_beta_);
+    }
+    return -1;
+  }
+
   // tmp [n, D] = the FFN down projection of u [n, F]: the only part that differs between
   // paths. Sparse paths count the union of the n rows' active neurons.
-  void down(const Layer& L, const float* u, int64_t n, int32_t* idx, float* tmp) {
+  // active: the count of one byte's active neurons already in idx, or -1 to find them.
+  void down(const Layer& L, const float* u, int64_t n, int64_t active, int32_t* idx,
+            float* tmp) {
     const int64_t D = D_, F = F_;
     const float* db = ptr(L.down_b);
-    if (path_ == 0) {
+    if (path_ == kDense) {
       gemm_rows(ptr(L.down_w), db, u, n, D, F, avx_, tmp);
       return;
     }
     for (int64_t j = 0; j < n; ++j)
       for (int64_t d = 0; d < D; ++d) tmp[j * D + d] = db ? db[d] : 0.0f;
-    int64_t nnz = n == 1 ? actsparse::extract_active(u, F, idx, avx_)
-                         : actsparse::union_active(u, n, F, idx);
+    int64_t nnz = active >= 0 ? active
+                  : n == 1    ? actsparse::extract_active(u, F, idx, avx_)
+                              : actsparse::union_active(u, n, F, idx);
     union_active_ += nnz;
     union_total_ += F;
-    if (path_ == 1) {
+    if (path_ != kBlockSparse) {
       if (n == 1) actsparse::down_rows(u, idx, nnz, ptr(L.down_t), D, tmp, avx_);
       else actsparse::down_rows_batch(u, n, F, idx, nnz, ptr(L.down_t), D, tmp, avx_);
       return;
@@ -238,7 +341,8 @@ class DecodeEngineCpp {
   int64_t path_;
   bool avx_;
   int64_t D_ = 0, F_ = 0, T_ = 0, pos_ = 0, zeros_ = 0, total_ = 0;
-  int64_t union_active_ = 0, union_total_ = 0;
+  int64_t union_active_ = 0, union_total_ = 0, screen_kept_ = 0, screen_total_ = 0;
+  float thresh_ = 0.0f;
   std::vector<float> kcache_, vcache_;
 };
 
@@ -253,6 +357,8 @@ void bind_decode_engine(pybind11::module& m) {
       .def("pos", &DecodeEngineCpp::pos)
       .def("union_active", &DecodeEngineCpp::union_active)
       .def("union_total", &DecodeEngineCpp::union_total)
+      .def("screen_kept", &DecodeEngineCpp::screen_kept)
+      .def("screen_total", &DecodeEngineCpp::screen_total)
       .def("reset", &DecodeEngineCpp::reset)
       .def("generate", &DecodeEngineCpp::generate)
       .def("zeros", &DecodeEngineCpp::zeros)

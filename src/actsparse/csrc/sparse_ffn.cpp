@@ -22,6 +22,7 @@
 #include "sparse_ffn.h"
 
 void bind_decode_engine(pybind11::module& m);  // decode_engine.cpp
+void bind_up_screen(pybind11::module& m);      // up_screen.cpp
 
 namespace {
 
@@ -618,21 +619,24 @@ __attribute__((target("avx512f"))) void dots_avx512(const float* w, const float*
   for (int j = 0; j < N; ++j) out[j] = _mm512_reduce_add_ps(_mm512_add_ps(s0[j], s1[j]));
 }
 
-// y[o] = W[o, :] . x for o < O, four rows at a time sharing each load of x; each row's sum
-// formed exactly as dot_avx512 forms it, so the results equal O calls of it bit for bit.
-__attribute__((target("avx512f"))) void gemv4_avx512(const float* W, const float* x, int64_t O,
-                                                     int64_t D, float* y) {
+// y[o] = W[row(o), :] . x for o < O, row(o) = rows[o] (or o when rows is null), four rows
+// at a time sharing each load of x; each row's sum formed exactly as dot_avx512 forms it,
+// so the results equal O calls of it bit for bit.
+__attribute__((target("avx512f"))) void gemv4_avx512(const float* W, const int32_t* rows,
+                                                     const float* x, int64_t O, int64_t D,
+                                                     float* y) {
+  auto row = [&](int64_t o) { return W + (rows ? static_cast<int64_t>(rows[o]) : o) * D; };
   int64_t o = 0;
   for (; o + 4 <= O; o += 4) {
-    const float* w = W + o * D;
+    const float* w[4] = {row(o), row(o + 1), row(o + 2), row(o + 3)};
     __m512 s0[4], s1[4];
     for (int r = 0; r < 4; ++r) s0[r] = s1[r] = _mm512_setzero_ps();
     int64_t d = 0;
     for (; d + 2 * kLanes <= D; d += 2 * kLanes) {
       const __m512 x0 = _mm512_loadu_ps(x + d), x1 = _mm512_loadu_ps(x + d + kLanes);
       for (int r = 0; r < 4; ++r) {
-        s0[r] = _mm512_fmadd_ps(_mm512_loadu_ps(w + r * D + d), x0, s0[r]);
-        s1[r] = _mm512_fmadd_ps(_mm512_loadu_ps(w + r * D + d + kLanes), x1, s1[r]);
+        s0[r] = _mm512_fmadd_ps(_mm512_loadu_ps(w[r] + d), x0, s0[r]);
+        s1[r] = _mm512_fmadd_ps(_mm512_loadu_ps(w[r] + d + kLanes), x1, s1[r]);
       }
     }
     for (; d < D; d += kLanes) {
@@ -640,11 +644,11 @@ __attribute__((target("avx512f"))) void gemv4_avx512(const float* W, const float
       const __mmask16 m = static_cast<__mmask16>((1u << left) - 1u);
       const __m512 x0 = _mm512_maskz_loadu_ps(m, x + d);
       for (int r = 0; r < 4; ++r)
-        s0[r] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w + r * D + d), x0, s0[r]);
+        s0[r] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, w[r] + d), x0, s0[r]);
     }
     for (int r = 0; r < 4; ++r) y[o + r] = _mm512_reduce_add_ps(_mm512_add_ps(s0[r], s1[r]));
   }
-  for (; o < O; ++o) y[o] = dot_avx512(W + o * D, x, D);
+  for (; o < O; ++o) y[o] = dot_avx512(row(o), x, D);
 }
 
 float dot_portable(const float* w, const float* x, int64_t D) {
@@ -696,10 +700,18 @@ float dot(const float* w, const float* x, int64_t D, bool avx) {
 }
 void gemv(const float* W, const float* x, int64_t O, int64_t D, float* y, bool avx) {
   if (avx) {
-    gemv4_avx512(W, x, O, D, y);
+    gemv4_avx512(W, nullptr, x, O, D, y);
     return;
   }
   for (int64_t o = 0; o < O; ++o) y[o] = dot_portable(W + o * D, x, D);
+}
+void gemv_rows(const float* W, const int32_t* rows, const float* x, int64_t O, int64_t D,
+               float* y, bool avx) {
+  if (avx) {
+    gemv4_avx512(W, rows, x, O, D, y);
+    return;
+  }
+  for (int64_t o = 0; o < O; ++o) y[o] = dot_portable(W + static_cast<int64_t>(rows[o]) * D, x, D);
 }
 void dots(const float* w, const float* X, int64_t n, int64_t D, float* out, bool avx) {
   if (!avx) {
@@ -753,4 +765,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("up_indexed", &up_indexed, "up projection restricted to an index set");
   m.def("has_avx512", &has_avx512, "whether the AVX-512 path runs on this CPU");
   bind_decode_engine(m);
+  bind_up_screen(m);
 }

@@ -1,11 +1,35 @@
 // The kernel building blocks shared by the sparse FFN ops and the decode engine.
 #pragma once
 
+#include <torch/extension.h>
+
 #include <cstdint>
 
 namespace actsparse {
 
 bool avx512_available();
+// The int8 copy of a ReLU-type up projection W [O, D] that the screen reads
+// (kernels.UpScreen): q = round(W[o] / scale[o]), qsum[o] = sum of q[o], and the per-row
+// factors c1, c2 of its error bound (see up_screen.cpp).
+struct UpScreenRows {
+  const int8_t* q;
+  const int32_t* qsum;
+  const float *scale, *c1, *c2;
+};
+// A view of UpScreen's tensors: q [O, D] int8, qsum [O] int32, factors [3, O] float32
+// (scale, c1, c2).
+UpScreenRows screen_view(const torch::Tensor& q, const torch::Tensor& qsum,
+                         const torch::Tensor& factors);
+// Whether the screen has its AVX-512 VNNI path on this CPU.
+bool int8_screen_available();
+// The rows o < O whose fp32 pre-activation W[o] . x + b[o] may exceed thresh, into cand
+// (ascending); returns their count. Every row left out is certainly <= thresh on the
+// dense path.
+int64_t screen_rows(const UpScreenRows& w, const float* b, const float* x, int64_t O, int64_t D,
+                    float thresh, int32_t* cand, bool avx);
+// y[o] = W[rows[o], :] . x for o < O, each equal to dot(W[rows[o]], x, D, avx) bit for bit.
+void gemv_rows(const float* W, const int32_t* rows, const float* x, int64_t O, int64_t D,
+               float* y, bool avx);
 // Dot product of two length-D float vectors.
 float dot(const float* w, const float* x, int64_t D, bool avx);
 // y[o] = W[o, :] . x for W [O, D] row-major; each equal to dot(W[o], x, D, avx) bit for bit.
