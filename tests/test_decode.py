@@ -73,7 +73,7 @@ def test_context_overflow_and_unknown_path_are_rejected(relu_model):
         DecodeEngine(relu_model, "magic")
 
 
-@pytest.mark.parametrize("activation", ["gelu", "xsigmoid", "shifted_relu"])
+@pytest.mark.parametrize("activation", ["gelu", "xsigmoid", "shifted_relu", "fatrelu"])
 def test_cpp_engine_supports_every_activation(activation):
     torch.manual_seed(0)
     model = ByteGPT(tiny_config(activation=activation, act_beta=1.7, act_shift=0.05)).eval()
@@ -120,7 +120,12 @@ def test_rollback_forgets_the_rejected_bytes(relu_model):
 
 @pytest.mark.parametrize("portable", [False, True])
 @pytest.mark.parametrize(
-    "activation", [dict(activation="relu"), dict(activation="shifted_relu", act_shift=0.05)]
+    "activation",
+    [
+        dict(activation="relu"),
+        dict(activation="shifted_relu", act_shift=0.05),
+        dict(activation="fatrelu", act_shift=0.05),
+    ],
 )
 def test_screened_path_computes_the_sparse_paths_activations_bit_for_bit(activation, portable):
     # The screen only skips neurons it proved zero, so the activations, and with them the

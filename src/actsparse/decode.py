@@ -26,7 +26,7 @@ from actsparse.model import ByteGPT, ModelConfig
 
 PATHS = ("dense", "sparse", "block_sparse", "screened")
 # Activations that are exactly zero at or below a threshold: what the screen can prove.
-SCREENABLE = ("relu", "shifted_relu")
+SCREENABLE = ("relu", "shifted_relu", "fatrelu")
 
 
 def screenable(cfg: ModelConfig) -> bool:
@@ -165,7 +165,7 @@ class DecodeEngine:
         return self.zeros / self.activations if self.activations else float("nan")
 
 
-ACT_KINDS = {"gelu": 0, "relu": 1, "shifted_relu": 2, "xsigmoid": 3}
+ACT_KINDS = {"gelu": 0, "relu": 1, "shifted_relu": 2, "xsigmoid": 3, "fatrelu": 4}
 
 
 def _screen_tensors(lw: LayerWeights, screened: bool) -> tuple[torch.Tensor, ...]:

@@ -102,6 +102,7 @@ float activate(float x, int64_t kind, float shift, float beta) {
     case 0: return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f));  // gelu
     case 1: return std::max(x, 0.0f);                                       // relu
     case 2: return std::max(x - shift, 0.0f);                               // shifted relu
+    case 4: return x > shift ? x : 0.0f;                                     // fatrelu
     default:                                                                 // x sigmoid(beta x)
       return std::isinf(beta) ? std::max(x, 0.0f) : x / (1.0f + std::exp(-beta * x));
   }
@@ -128,8 +129,9 @@ class DecodeEngineCpp {
       // The screen proves pre-activations <= a threshold; only these activations are
       // exactly 0 below one (x sigmoid(beta x) with beta = inf is ReLU).
       const bool relu = act_kind_ == 1 || (act_kind_ == 3 && std::isinf(act_beta_));
-      TORCH_CHECK(relu || act_kind_ == 2, "the screened path needs a ReLU-type activation");
-      thresh_ = act_kind_ == 2 ? act_shift_ : 0.0f;
+      const bool shifted = act_kind_ == 2 || act_kind_ == 4;  // zero at or below the shift
+      TORCH_CHECK(relu || shifted, "the screened path needs a ReLU-type activation");
+      thresh_ = shifted ? act_shift_ : 0.0f;
       for (const Layer& L : layers_)
         TORCH_CHECK(L.up_q.scalar_type() == torch::kInt8 && L.up_q.numel() == L.up_w.numel(),
                     "the screened path needs each layer's int8 up_q");

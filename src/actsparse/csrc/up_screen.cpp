@@ -1,6 +1,6 @@
 // A certified screen of a ReLU-type up projection: which neurons' fp32 pre-activations
 // W[o] . x + b[o] may exceed the activation's threshold (0 for ReLU, the shift for the
-// shifted ReLU), judged from int8 copies of W (a scale per row) and x (a scale per call),
+// shifted ReLU, T for FATReLU), judged from int8 copies of W (a scale per row) and x (a scale per call),
 // at a quarter of the bytes of the fp32 GEMV: the engine's step is bound by how fast the
 // weights stream from L3, not by arithmetic.
 //
