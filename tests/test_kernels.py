@@ -108,7 +108,8 @@ def test_batch_over_eight_is_rejected():
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("sparsity", SPARSITIES)
 @pytest.mark.parametrize("ratio", [0.0, 0.5, 0.9])
-def test_block_sparse_down_equals_dense(weights, portable, shape, sparsity, ratio):
+@pytest.mark.parametrize("strategy", K.BLOCK_STRATEGIES)
+def test_block_sparse_down_equals_dense(weights, portable, shape, sparsity, ratio, strategy):
     w_down, b, _, _ = weights[shape]
     wt = K.transpose_down(w_down)
     wt = wt * magnitude_mask(wt, ratio, "block16", d_axis=1)
@@ -117,7 +118,7 @@ def test_block_sparse_down_equals_dense(weights, portable, shape, sparsity, rati
     a = activations(shape[0], sparsity, "random")
     for threads in (1, 2):
         close(
-            K.block_sparse_down(a, packed, b, threads, portable),
+            K.block_sparse_down(a, packed, b, threads, portable, strategy),
             wt.t() @ a + b,
             wt.abs().t() @ a.abs() + b.abs(),
         )

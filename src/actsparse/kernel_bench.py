@@ -254,12 +254,16 @@ def bench_down_family(
 
         add("torch_gather_down", gather, ideal_down)
     packed = block_prune(layers, block_ratio)
-    add(
-        "block_sparse_down",
-        lambda i: K.block_sparse_down(inputs[i % ni], packed[i % n], None, threads),
-        1.0 / max(density * (1 - block_ratio), 1e-9),
-        weight_sparsity=block_ratio,
-    )
+    for strategy in K.BLOCK_STRATEGIES:
+        add(
+            "block_sparse_down",
+            lambda i, s=strategy: K.block_sparse_down(
+                inputs[i % ni], packed[i % n], None, threads, strategy=s
+            ),
+            1.0 / max(density * (1 - block_ratio), 1e-9),
+            weight_sparsity=block_ratio,
+            strategy=strategy,
+        )
 
     # Whole FFN at batch 1: up projection, ReLU, down projection. Both paths use the same
     # (fastest) dense torch call for the up projection; the dense path also uses the

@@ -25,6 +25,7 @@ CSRC = Path(__file__).with_name("csrc")
 SOURCES = [CSRC / "sparse_ffn.cpp", CSRC / "decode_engine.cpp", CSRC / "up_screen.cpp"]
 BLOCK = 16
 DOWN_STRATEGIES = {"auto": 0, "tiles": 1, "rows": 2}
+BLOCK_STRATEGIES = {"auto": 0, "group": 1, "rows": 2}
 
 
 class KernelBuildError(RuntimeError):
@@ -181,8 +182,16 @@ def block_sparse_down(
     bias: torch.Tensor | None = None,
     threads: int = 1,
     portable: bool = False,
+    strategy: str = "auto",
 ) -> torch.Tensor:
-    """y = Wt.T @ a + bias touching only active neurons' nonzero 1x16 blocks."""
+    """y = Wt.T @ a + bias touching only active neurons' nonzero 1x16 blocks.
+
+    strategy: "rows" adds one active row at a time, each kept block into its columns of
+    y; "group" sums 8 rows per pass over y, every block column at once, a masked load of
+    zeros where a row keeps no block (needs the masks: D <= 1024; otherwise rows); "auto"
+    is rows, which the kernel_benchmark stage measured faster at most shapes and
+    sparsities (it times all three).
+    """
     return extension().block_sparse_down(
         a.contiguous(),
         w.row_ptr,
@@ -193,6 +202,7 @@ def block_sparse_down(
         _bias(bias),
         threads,
         portable,
+        BLOCK_STRATEGIES[strategy],
     )
 
 

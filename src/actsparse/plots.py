@@ -274,7 +274,7 @@ def kernel_latency(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi:
             ("block_sparse_down", "s-"),
         ):
             sel = g[g.kernel == kernel]
-            if kernel == "sparse_down":
+            if kernel in ("sparse_down", "block_sparse_down"):
                 sel = sel[sel.strategy == "auto"]
             sel = sel.sort_values("sparsity")
             label = kernel + (" (50% 1×16 blocks)" if kernel == "block_sparse_down" else "")

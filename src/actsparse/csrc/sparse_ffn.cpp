@@ -521,7 +521,8 @@ __attribute__((target("avx512f"))) void block_groups_avx512(const float* a, cons
 
 torch::Tensor block_sparse_down(torch::Tensor a, torch::Tensor row_ptr, torch::Tensor block_col,
                                 torch::Tensor vals, torch::Tensor masks, int64_t D,
-                                torch::Tensor bias, int64_t threads, bool portable) {
+                                torch::Tensor bias, int64_t threads, bool portable,
+                                int64_t strategy) {
   check_f32_contig(a, "a");
   check_f32_contig(vals, "vals");
   TORCH_CHECK(row_ptr.scalar_type() == torch::kInt64 && row_ptr.is_contiguous(),
@@ -532,8 +533,12 @@ torch::Tensor block_sparse_down(torch::Tensor a, torch::Tensor row_ptr, torch::T
   TORCH_CHECK(row_ptr.numel() == F + 1, "row_ptr must have F + 1 entries");
   const int64_t Dp = (D + kLanes - 1) / kLanes * kLanes;
   const int64_t nb = Dp / kLanes;
-  const bool grouped = masks.numel() > 0;  // the mask layout: D <= 1024
-  if (grouped)
+  // strategy 1 (group): rows summed a group per pass over y, from the block masks (D <=
+  // 1024); 0 (auto) and 2 (rows): one row at a time, its kept blocks added where they go,
+  // which kernel_benchmark measured faster at most shapes and sparsities.
+  TORCH_CHECK(strategy >= 0 && strategy <= 2, "unknown block strategy ", strategy);
+  const bool grouped = masks.numel() > 0 && strategy == 1;
+  if (masks.numel() > 0)
     TORCH_CHECK(masks.scalar_type() == torch::kInt64 && masks.is_contiguous() &&
                     masks.numel() == F && nb <= 64,
                 "masks must be contiguous int64 [F], for D <= 1024");
@@ -542,11 +547,15 @@ torch::Tensor block_sparse_down(torch::Tensor a, torch::Tensor row_ptr, torch::T
   const float* ap = a.data_ptr<float>();
   const int64_t nnz = actsparse::extract_active(ap, F, idx, avx);
   const int nt = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, nnz)));
-  // Each thread sums its share of the active rows into a private y; then one reduction.
-  std::vector<float> ys(static_cast<size_t>(nt) * Dp, 0.0f);
+  // Each thread sums its share of the active rows into a private y (whole blocks: Dp
+  // columns), then one reduction; a single thread sums straight into the output.
+  auto out = torch::zeros({Dp}, a.options());
+  float* yp = out.data_ptr<float>();
+  init_bias(yp, bias, D);
+  std::vector<float> ys(nt > 1 ? static_cast<size_t>(nt) * Dp : 0, 0.0f);
   auto run = [&](int t) {
     const int64_t k0 = nnz * t / nt, k1 = nnz * (t + 1) / nt;
-    float* yt = ys.data() + static_cast<int64_t>(t) * Dp;
+    float* yt = nt == 1 ? yp : ys.data() + static_cast<int64_t>(t) * Dp;
     if (avx && grouped)
       block_groups_avx512(ap, idx, k0, k1, row_ptr.data_ptr<int64_t>(),
                           reinterpret_cast<const uint64_t*>(masks.data_ptr<int64_t>()),
@@ -562,12 +571,10 @@ torch::Tensor block_sparse_down(torch::Tensor a, torch::Tensor row_ptr, torch::T
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int t = 0; t < nt; ++t) run(t);
   }
-  auto y = torch::empty({D}, a.options());
-  float* yp = y.data_ptr<float>();
-  init_bias(yp, bias, D);
-  for (int t = 0; t < nt; ++t)
-    for (int64_t d = 0; d < D; ++d) yp[d] += ys[static_cast<int64_t>(t) * Dp + d];
-  return y;
+  if (nt > 1)
+    for (int t = 0; t < nt; ++t)
+      for (int64_t d = 0; d < D; ++d) yp[d] += ys[static_cast<int64_t>(t) * Dp + d];
+  return out.narrow(0, 0, D);
 }
 
 // ------------------------------------------------ up projection restricted to an index set
