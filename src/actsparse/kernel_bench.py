@@ -61,22 +61,24 @@ def time_pairs(
     very same kernel differed by 1.5x). Each kernel call still follows its own baseline
     call, which streams a whole weight matrix through the caches. Every call gets the
     next index (the callers cycle layers and inputs by it), so no pair finds the layer the
-    pair before it just read still in cache."""
+    pair before it just read still in cache. The turn order is shuffled every round (a
+    fixed seed), so each kernel follows every other alike: what a pair leaves behind
+    slowed whichever kernel came after it (after the torch gather, a kernel timed 15-20%
+    slower than the very same kernel elsewhere in the turn)."""
     n = len(pairs)
-    for i in range(warmup):
-        for j, (base, fn) in enumerate(pairs):
-            base(i * n + j)
-            fn(i * n + j)
     tb, tf = np.empty((n, calls)), np.empty((n, calls))
-    for i in range(calls):
-        for j, (base, fn) in enumerate(pairs):
-            k = (warmup + i) * n + j
+    rng = np.random.default_rng(0)
+    for i in range(warmup + calls):
+        for pos, j in enumerate(rng.permutation(n)):
+            k = i * n + pos
+            base, fn = pairs[j]
             t0 = time.perf_counter_ns()
             base(k)
             t1 = time.perf_counter_ns()
             fn(k)
             t2 = time.perf_counter_ns()
-            tb[j, i], tf[j, i] = (t1 - t0) / 1e3, (t2 - t1) / 1e3
+            if i >= warmup:
+                tb[j, i - warmup], tf[j, i - warmup] = (t1 - t0) / 1e3, (t2 - t1) / 1e3
     return [(_timing(tb[j]), _timing(tf[j])) for j in range(len(pairs))]
 
 
