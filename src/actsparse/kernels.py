@@ -264,7 +264,3 @@ def up_screen(
         thresh,
         portable,
     )
-
-
-def has_int8_screen() -> bool:
-    return bool(extension().has_int8_screen())

@@ -3,9 +3,10 @@
 // The FFN down projection runs densely (row dot products over W_down [D, F]), sparsely
 // (column skipping over W_down^T), or block-sparsely (1x16 blocks); the screened path
 // also skips the up projection's certainly-zero neurons (int8 screen, up_screen.cpp) and
-// computes the rest exactly. Everything else is identical between the paths. A call may feed several bytes at once (the verification
-// pass of speculative decoding): every weight matrix is then read once for all of them,
-// and the sparse path touches the union of their active neurons.
+// computes the rest exactly. Everything else is identical between the paths. A call may
+// feed several bytes at once (the verification pass of speculative decoding): every
+// weight matrix is then read once for all of them, and the sparse path touches the union
+// of their active neurons.
 
 #include <torch/extension.h>
 
@@ -46,20 +47,22 @@ void layer_norm(const float* x, const float* w, const float* b, int64_t D, bool 
   }
 }
 
-// Y[j, o] = W[o, :] . X[j, :] + b[o] for W [O, I] row-major and n inputs X [n, I]: each
-// row of W is loaded once for up to 8 inputs at a time.
-void gemm_rows(const float* W, const float* b, const float* X, int64_t n, int64_t O, int64_t I,
-               bool avx, float* Y) {
+// Y[j, o] = W[r, :] . X[j, :] + b[r] for o < O, r = rows[o] (every row of W [*, I] in order
+// when rows is null), and n inputs X [n, I]: each row of W is loaded once for up to 8
+// inputs at a time. A row's sums do not depend on which other rows share the call.
+void gemm_rows(const float* W, const float* b, const int32_t* rows, const float* X, int64_t n,
+               int64_t O, int64_t I, bool avx, float* Y) {
+  auto row = [&](int64_t o) { return rows ? static_cast<int64_t>(rows[o]) : o; };
   if (n == 1) {  // a plain GEMV, four rows per pass over x
-    actsparse::gemv(W, X, O, I, Y, avx);
+    actsparse::gemv(W, rows, X, O, I, Y, avx);
     if (b)
-      for (int64_t o = 0; o < O; ++o) Y[o] += b[o];
+      for (int64_t o = 0; o < O; ++o) Y[o] += b[row(o)];
     return;
   }
   std::vector<float> out(n);
   for (int64_t o = 0; o < O; ++o) {
-    actsparse::dots(W + o * I, X, n, I, out.data(), avx);
-    for (int64_t j = 0; j < n; ++j) Y[j * O + o] = out[j] + (b ? b[o] : 0.0f);
+    actsparse::dots(W + row(o) * I, X, n, I, out.data(), avx);
+    for (int64_t j = 0; j < n; ++j) Y[j * O + o] = out[j] + (b ? b[row(o)] : 0.0f);
   }
 }
 
@@ -180,7 +183,7 @@ class DecodeEngineCpp {
     for (size_t l = 0; l < layers_.size(); ++l) {
       const Layer& L = layers_[l];
       norm(ptr(L.ln1_w), ptr(L.ln1_b));
-      gemm_rows(ptr(L.qkv_w), ptr(L.qkv_b), h.data(), n, 3 * D, D, avx_, qkv.data());
+      gemm_rows(ptr(L.qkv_w), ptr(L.qkv_b), nullptr, h.data(), n, 3 * D, D, avx_, qkv.data());
       float* K = kcache_.data() + (l * T_) * D;
       float* V = vcache_.data() + (l * T_) * D;
       for (int64_t j = 0; j < n; ++j) {
@@ -203,14 +206,14 @@ class DecodeEngineCpp {
           weighted_rows(scores.data(), V + hh * hd, t + 1, D, hd, &att[j * D + hh * hd], avx_);
         }
       }
-      gemm_rows(ptr(L.proj_w), ptr(L.proj_b), att.data(), n, D, D, avx_, tmp.data());
+      gemm_rows(ptr(L.proj_w), ptr(L.proj_b), nullptr, att.data(), n, D, D, avx_, tmp.data());
       for (int64_t i = 0; i < n * D; ++i) x[i] += tmp[i];
       norm(ptr(L.ln2_w), ptr(L.ln2_b));
       int64_t active = -1;  // the screened path knows its active rows: no second search
       if (path_ == kScreened) {
         active = screened_up(L, h.data(), n, idx.data(), u.data());
       } else {
-        gemm_rows(ptr(L.up_w), ptr(L.up_b), h.data(), n, F, D, avx_, u.data());
+        gemm_rows(ptr(L.up_w), ptr(L.up_b), nullptr, h.data(), n, F, D, avx_, u.data());
         for (int64_t i = 0; i < n * F; ++i)
           u[i] = activate(u[i], act_kind_, act_shift_, act_beta_);
       }
@@ -223,7 +226,7 @@ class DecodeEngineCpp {
     const int64_t V = head_.size(0);
     for (int64_t j = 0; j < n; ++j) layer_norm(&x[j * D], ptr(lnf_w_), ptr(lnf_b_), D, false, &h[j * D]);
     auto logits = torch::empty({n, V}, torch::kFloat32);
-    gemm_rows(ptr(head_), nullptr, h.data(), n, V, D, avx_, logits.data_ptr<float>());
+    gemm_rows(ptr(head_), nullptr, nullptr, h.data(), n, V, D, avx_, logits.data_ptr<float>());
     return logits;
   }
 
@@ -258,7 +261,8 @@ class DecodeEngineCpp {
  private:
   // u [n, F] = the activations of the up projection of h [n, D], computing only the rows
   // the screen keeps (for any of the n bytes); every other activation is exactly 0 on the
-  // dense path too, and the kept rows are summed as gemm_rows sums them: bit for bit.
+  // dense path too, and gemm_rows sums the kept rows as it sums every row on the other
+  // paths: bit for bit.
   // For one byte, rows ends up holding its active neurons, ascending, and their count is
   // returned; for several, -1.
   int64_t screened_up(const Layer& L, const float* h, int64_t n, int32_t* rows, float* u) {
@@ -282,25 +286,18 @@ class DecodeEngineCpp {
     }
     screen_kept_ += m;
     screen_total_ += F;
-    std::vector<float> out(std::max<int64_t>(n, m));
-    if (n == 1) {
-      actsparse::gemv_rows(w, rows, h, m, D, out.data(), avx_);
-      int64_t active = 0;
-      for (int64_t k = 0; k < m; ++k) {
-        const int32_t o = rows[k];
-        u[o] = activate(b ? out[k] + b[o] : out[k], act_kind_, act_shift_, act_beta_);
-        rows[active] = o;
-        active += u[o] != 0.0f;  // as extract_active counts (a NaN is active)
-      }
-      return active;
-    }
+    std::vector<float> pre(n * m);  // [n, m]: the kept rows' pre-activations
+    gemm_rows(w, b, rows, h, n, m, D, avx_, pre.data());
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t k = 0; k < m; ++k)
+        u[j * F + rows[k]] = activate(pre[j * m + k], act_kind_, act_shift_, act_beta_);
+    if (n > 1) return -1;
+    int64_t active = 0;
     for (int64_t k = 0; k < m; ++k) {
-      const int64_t o = rows[k];
-      actsparse::dots(w + o * D, h, n, D, out.data(), avx_);
-      for (int64_t j = 0; j < n; ++j)
-        u[j * F + o] = activate(out[j] + (b ? b[o] : 0.0f), act_kind_, act_shift_, act_beta_);
+      rows[active] = rows[k];
+      active += u[rows[k]] != 0.0f;  // as extract_active counts (a NaN is active)
     }
-    return -1;
+    return active;
   }
 
   // tmp [n, D] = the FFN down projection of u [n, F]: the only part that differs between
@@ -311,7 +308,7 @@ class DecodeEngineCpp {
     const int64_t D = D_, F = F_;
     const float* db = ptr(L.down_b);
     if (path_ == kDense) {
-      gemm_rows(ptr(L.down_w), db, u, n, D, F, avx_, tmp);
+      gemm_rows(ptr(L.down_w), db, nullptr, u, n, D, F, avx_, tmp);
       return;
     }
     for (int64_t j = 0; j < n; ++j)

@@ -705,20 +705,14 @@ bool avx512_available() { return ::cpu_has_avx512(); }
 float dot(const float* w, const float* x, int64_t D, bool avx) {
   return avx ? dot_avx512(w, x, D) : dot_portable(w, x, D);
 }
-void gemv(const float* W, const float* x, int64_t O, int64_t D, float* y, bool avx) {
-  if (avx) {
-    gemv4_avx512(W, nullptr, x, O, D, y);
-    return;
-  }
-  for (int64_t o = 0; o < O; ++o) y[o] = dot_portable(W + o * D, x, D);
-}
-void gemv_rows(const float* W, const int32_t* rows, const float* x, int64_t O, int64_t D,
-               float* y, bool avx) {
+void gemv(const float* W, const int32_t* rows, const float* x, int64_t O, int64_t D, float* y,
+          bool avx) {
   if (avx) {
     gemv4_avx512(W, rows, x, O, D, y);
     return;
   }
-  for (int64_t o = 0; o < O; ++o) y[o] = dot_portable(W + static_cast<int64_t>(rows[o]) * D, x, D);
+  for (int64_t o = 0; o < O; ++o)
+    y[o] = dot_portable(W + (rows ? static_cast<int64_t>(rows[o]) : o) * D, x, D);
 }
 void dots(const float* w, const float* X, int64_t n, int64_t D, float* out, bool avx) {
   if (!avx) {

@@ -20,20 +20,17 @@ struct UpScreenRows {
 // (scale, c1, c2).
 UpScreenRows screen_view(const torch::Tensor& q, const torch::Tensor& qsum,
                          const torch::Tensor& factors);
-// Whether the screen has its AVX-512 VNNI path on this CPU.
-bool int8_screen_available();
 // The rows o < O whose fp32 pre-activation W[o] . x + b[o] may exceed thresh, into cand
 // (ascending); returns their count. Every row left out is certainly <= thresh on the
 // dense path.
 int64_t screen_rows(const UpScreenRows& w, const float* b, const float* x, int64_t O, int64_t D,
                     float thresh, int32_t* cand, bool avx);
-// y[o] = W[rows[o], :] . x for o < O, each equal to dot(W[rows[o]], x, D, avx) bit for bit.
-void gemv_rows(const float* W, const int32_t* rows, const float* x, int64_t O, int64_t D,
-               float* y, bool avx);
 // Dot product of two length-D float vectors.
 float dot(const float* w, const float* x, int64_t D, bool avx);
-// y[o] = W[o, :] . x for W [O, D] row-major; each equal to dot(W[o], x, D, avx) bit for bit.
-void gemv(const float* W, const float* x, int64_t O, int64_t D, float* y, bool avx);
+// y[o] = W[r, :] . x for o < O, r = rows[o] (every row in order when rows is null), W
+// row-major [*, D]; each equal to dot(W[r], x, D, avx) bit for bit.
+void gemv(const float* W, const int32_t* rows, const float* x, int64_t O, int64_t D, float* y,
+          bool avx);
 // out[j] = w . X[j, :] for X [n, D], w loaded once; each equal to dot(w, X[j], D, avx) bit
 // for bit.
 void dots(const float* w, const float* X, int64_t n, int64_t D, float* out, bool avx);

@@ -209,8 +209,6 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) int64_t screen_avx512(
 
 namespace actsparse {
 
-bool int8_screen_available() { return cpu_has_avx512vnni(); }
-
 UpScreenRows screen_view(const torch::Tensor& q, const torch::Tensor& qsum,
                          const torch::Tensor& factors) {
   const float* f = factors.data_ptr<float>();
@@ -262,6 +260,4 @@ torch::Tensor up_screen(torch::Tensor x, torch::Tensor q, torch::Tensor qsum,
 
 void bind_up_screen(pybind11::module& m) {
   m.def("up_screen", &up_screen, "rows of a ReLU-type up projection that may be active");
-  m.def("has_int8_screen", &actsparse::int8_screen_available,
-        "whether the screen's AVX-512 VNNI path runs on this CPU");
 }
