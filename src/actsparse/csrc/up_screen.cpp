@@ -34,7 +34,6 @@ using actsparse::UpScreenRows;
 
 namespace {
 
-constexpr double kUlp = 1.0 / 16777216.0;  // u = 2^-24
 // Slack for the few fp32 operations that evaluate the estimate, the bound and the test
 // themselves: relative 2^-8 on the bound, 2^-20 of the magnitudes added, and 2^-100
 // absolute for an underflowing scale product.
