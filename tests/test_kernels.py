@@ -124,6 +124,37 @@ def test_block_sparse_down_equals_dense(weights, portable, shape, sparsity, rati
         )
 
 
+@pytest.mark.parametrize("d", [1024, 1040])  # 64 blocks (the mask's top bit), 65 (no masks)
+@pytest.mark.parametrize("strategy", K.BLOCK_STRATEGIES)
+def test_block_sparse_down_at_the_mask_width(d, strategy):
+    g = torch.Generator().manual_seed(d)
+    wt = torch.randn(40, d, generator=g)
+    wt = wt * magnitude_mask(wt, 0.5, "block16", d_axis=1)
+    wt[3] = 0  # a row that keeps no block
+    wt[7, :16] = 0
+    wt[7, -16:] = 1.0  # a row keeping the last block only
+    wt[7, 16:-16] = 0
+    packed = K.BlockSparse.from_dense(wt)
+    assert (packed.masks.numel() > 0) == (d <= 1024)
+    a = activations(40, 0.3, "random", seed=1)
+    a[3] = a[7] = 2.0
+    for threads in (1, 2):
+        close(
+            K.block_sparse_down(a, packed, None, threads, False, strategy),
+            wt.t() @ a,
+            wt.abs().t() @ a.abs(),
+        )
+
+
+@pytest.mark.parametrize("strategy", K.BLOCK_STRATEGIES)
+def test_block_sparse_down_nan_activation_propagates(strategy):
+    wt = torch.randn(64, 48)
+    a = torch.zeros(64)
+    a[9] = float("nan")
+    y = K.block_sparse_down(a, K.BlockSparse.from_dense(wt), None, 1, False, strategy)
+    assert torch.isnan(y).all()
+
+
 @pytest.mark.parametrize("portable", PATHS)
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("relu", [True, False])

@@ -25,7 +25,7 @@ CSRC = Path(__file__).with_name("csrc")
 SOURCES = [CSRC / "sparse_ffn.cpp", CSRC / "decode_engine.cpp", CSRC / "up_screen.cpp"]
 BLOCK = 16
 DOWN_STRATEGIES = {"auto": 0, "tiles": 1, "rows": 2}
-BLOCK_STRATEGIES = {"auto": 0, "group": 1, "rows": 2}
+BLOCK_STRATEGIES = {"auto": 0, "group": 1, "rows": 2, "interleave": 3}
 
 
 class KernelBuildError(RuntimeError):
@@ -187,10 +187,11 @@ def block_sparse_down(
     """y = Wt.T @ a + bias touching only active neurons' nonzero 1x16 blocks.
 
     strategy: "rows" adds one active row at a time, each kept block into its columns of
-    y; "group" sums 8 rows per pass over y, every block column at once, a masked load of
-    zeros where a row keeps no block (needs the masks: D <= 1024; otherwise rows); "auto"
-    is rows, which the kernel_benchmark stage measured faster at most shapes and
-    sparsities (it times all three).
+    y, found from its column index; "interleave" streams 16 active rows side by side,
+    block j of each before block j + 1, the columns read from the row masks; "group" sums
+    8 rows per pass over y, every block column at once, a masked load of zeros where a row
+    keeps no block. The last two need the masks (D <= 1024) and are rows without them.
+    "auto" is interleave, which the kernel_benchmark stage measured fastest (it times all).
     """
     return extension().block_sparse_down(
         a.contiguous(),

@@ -62,8 +62,13 @@ __attribute__((target("avx512f"))) int64_t active_avx512(const float* a, int64_t
     // NEQ_UQ: a NaN counts as active, so it propagates to y as it would densely.
     __mmask16 m = _mm512_cmp_ps_mask(_mm512_loadu_ps(a + i), zero, _CMP_NEQ_UQ);
     __m512i ids = _mm512_add_epi32(iota, _mm512_set1_epi32(static_cast<int32_t>(i)));
-    _mm512_mask_compressstoreu_epi32(idx + k, m, ids);
-    k += __builtin_popcount(m);
+    // Compressed in a register, then a masked store of the first popcount lanes: the
+    // compress-to-memory form is microcoded on Zen 4 and made this loop take ~5 us of a
+    // ~60 us call at 3072 neurons; the register form takes ~1 us.
+    const int c = __builtin_popcount(m);
+    _mm512_mask_storeu_epi32(idx + k, static_cast<__mmask16>((1u << c) - 1u),
+                             _mm512_maskz_compress_epi32(m, ids));
+    k += c;
   }
   for (; i < n; ++i) {
     idx[k] = static_cast<int32_t>(i);
@@ -517,6 +522,87 @@ __attribute__((target("avx512f"))) void block_groups_avx512(const float* a, cons
   }
   for (; k < k1; ++k) block_group_avx512<1>(a, idx, k, k1, row_ptr, masks, vals, nb, y);
 }
+
+// One active row of a block-sparse wt: where its packed blocks start, which columns they go
+// to (bit c of m: block column c), and its activation.
+struct BlockRow {
+  const float* v;
+  uint64_t m;
+  float a;
+};
+
+// The rows' metadata in one pass of independent loads before any row is summed: each is
+// likely a cache miss, and gathered this way they overlap instead of each stalling the
+// prefetch of its row's blocks.
+void gather_block_rows(const float* a, const int32_t* idx, int64_t k0, int64_t k1,
+                       const int64_t* row_ptr, const uint64_t* masks, const float* vals,
+                       BlockRow* out) {
+  for (int64_t k = k0; k < k1; ++k) {
+    const int64_t i = idx[k];
+    out[k - k0] = {vals + row_ptr[i] * kLanes, masks[i], a[i]};
+  }
+}
+
+// y[c] += av * v for the row's next kept block, c its lowest mask bit, cleared.
+__attribute__((target("avx512f,bmi"), always_inline)) inline void add_kept_block(
+    float* y, uint64_t& m, const float* v, __m512 av) {
+  float* yb = y + kLanes * __builtin_ctzll(m);
+  m &= m - 1;
+  _mm512_storeu_ps(yb, _mm512_fmadd_ps(av, _mm512_loadu_ps(v), _mm512_loadu_ps(yb)));
+}
+
+// Rows in groups of G, interleaved: block j of every row of the group, then block j + 1.
+// The group's rows then stream from memory side by side, as the dense-row kernel's do,
+// rather than one after another, and block j of each row of the next group is
+// prefetched into L2 beside them. Each kept block is added where its mask bit says, so no
+// column index is read. Measured at 768x3072, 50% blocks, 87.5% zeros, 1 thread, layers
+// cycled: ~48 us against ~66 us for one row at a time with its column indices.
+template <int G>
+__attribute__((target("avx512f,bmi,popcnt"))) void block_interleave_avx512(const BlockRow* r,
+                                                                          int64_t n, float* y) {
+  auto prefetch_row = [](const BlockRow& b) {
+    prefetch_l2(b.v, b.v + __builtin_popcountll(b.m) * kLanes);
+  };
+  for (int64_t k = 0; k < std::min<int64_t>(G, n); ++k) prefetch_row(r[k]);
+  int64_t k = 0;
+  for (; k + G <= n; k += G) {
+    uint64_t m[G];
+    const float* v[G];
+    __m512 av[G];
+    const float* f[G];  // the next group's rows, prefetched a block at a time
+    int fn[G];
+    int shortest = 64;
+    for (int g = 0; g < G; ++g) {
+      m[g] = r[k + g].m;
+      v[g] = r[k + g].v;
+      av[g] = _mm512_set1_ps(r[k + g].a);
+      shortest = std::min(shortest, __builtin_popcountll(m[g]));
+      const bool next = k + G + g < n;
+      f[g] = next ? r[k + G + g].v : nullptr;
+      fn[g] = next ? __builtin_popcountll(r[k + G + g].m) : 0;
+    }
+    int j = 0;
+    for (; j < shortest; ++j) {
+#pragma GCC unroll 16
+      for (int g = 0; g < G; ++g) {
+        if (j < fn[g]) _mm_prefetch(reinterpret_cast<const char*>(f[g] + j * kLanes), _MM_HINT_T1);
+        add_kept_block(y, m[g], v[g] + j * kLanes, av[g]);
+      }
+    }
+    for (int g = 0; g < G; ++g) {  // the longer rows' last blocks, and their prefetches
+      for (int jj = j; m[g]; ++jj) add_kept_block(y, m[g], v[g] + jj * kLanes, av[g]);
+      for (int jj = j; jj < fn[g]; ++jj)
+        _mm_prefetch(reinterpret_cast<const char*>(f[g] + jj * kLanes), _MM_HINT_T1);
+    }
+  }
+  for (; k < n; ++k) {
+    uint64_t m = r[k].m;
+    const __m512 av = _mm512_set1_ps(r[k].a);
+    for (const float* v = r[k].v; m; v += kLanes) add_kept_block(y, m, v, av);
+  }
+}
+
+constexpr int kInterleave = 16;
 }  // namespace
 
 torch::Tensor block_sparse_down(torch::Tensor a, torch::Tensor row_ptr, torch::Tensor block_col,
@@ -533,11 +619,13 @@ torch::Tensor block_sparse_down(torch::Tensor a, torch::Tensor row_ptr, torch::T
   TORCH_CHECK(row_ptr.numel() == F + 1, "row_ptr must have F + 1 entries");
   const int64_t Dp = (D + kLanes - 1) / kLanes * kLanes;
   const int64_t nb = Dp / kLanes;
-  // strategy 1 (group): rows summed a group per pass over y, from the block masks (D <=
-  // 1024); 0 (auto) and 2 (rows): one row at a time, its kept blocks added where they go,
-  // which kernel_benchmark measured faster at most shapes and sparsities.
-  TORCH_CHECK(strategy >= 0 && strategy <= 2, "unknown block strategy ", strategy);
+  // With the block masks (D <= 1024): strategy 1 (group) sums a group of rows per pass
+  // over y; 3 (interleave) and 0 (auto) stream a group of rows side by side, each block
+  // added where its mask bit says. 2 (rows), and any strategy without masks: one row at a
+  // time, each kept block added where its column index says. kernel_benchmark times all.
+  TORCH_CHECK(strategy >= 0 && strategy <= 3, "unknown block strategy ", strategy);
   const bool grouped = masks.numel() > 0 && strategy == 1;
+  const bool interleaved = masks.numel() > 0 && (strategy == 0 || strategy == 3);
   if (masks.numel() > 0)
     TORCH_CHECK(masks.scalar_type() == torch::kInt64 && masks.is_contiguous() &&
                     masks.numel() == F && nb <= 64,
@@ -556,7 +644,14 @@ torch::Tensor block_sparse_down(torch::Tensor a, torch::Tensor row_ptr, torch::T
   auto run = [&](int t) {
     const int64_t k0 = nnz * t / nt, k1 = nnz * (t + 1) / nt;
     float* yt = nt == 1 ? yp : ys.data() + static_cast<int64_t>(t) * Dp;
-    if (avx && grouped)
+    if (avx && interleaved) {
+      thread_local std::vector<BlockRow> rows;
+      rows.resize(static_cast<size_t>(k1 - k0));
+      gather_block_rows(ap, idx, k0, k1, row_ptr.data_ptr<int64_t>(),
+                        reinterpret_cast<const uint64_t*>(masks.data_ptr<int64_t>()),
+                        vals.data_ptr<float>(), rows.data());
+      block_interleave_avx512<kInterleave>(rows.data(), k1 - k0, yt);
+    } else if (avx && grouped)
       block_groups_avx512(ap, idx, k0, k1, row_ptr.data_ptr<int64_t>(),
                           reinterpret_cast<const uint64_t*>(masks.data_ptr<int64_t>()),
                           vals.data_ptr<float>(), nb, yt);
