@@ -200,6 +200,7 @@ class CppDecodeEngine:
                     blocks.row_ptr,
                     blocks.block_col,
                     blocks.values,
+                    blocks.masks,
                     *_screen_tensors(lw, path == "screened"),
                 ]
             )

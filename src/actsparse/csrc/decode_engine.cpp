@@ -25,7 +25,7 @@ namespace {
 struct Layer {
   torch::Tensor ln1_w, ln1_b, qkv_w, qkv_b, proj_w, proj_b, ln2_w, ln2_b, up_w, up_b, down_w,
       down_b, down_t;
-  torch::Tensor row_ptr, block_col, block_vals;
+  torch::Tensor row_ptr, block_col, block_vals, block_masks;  // K.BlockSparse
   torch::Tensor up_q, up_qsum, up_factors;  // the screened path's int8 copy of up_w (UpScreen)
 };
 
@@ -124,9 +124,12 @@ class DecodeEngineCpp {
         act_shift_(static_cast<float>(act_shift)), act_beta_(static_cast<float>(act_beta)),
         norm_relu_(norm_relu), path_(path), avx_(!portable && actsparse::avx512_available()) {
     for (auto& t : layers) {
-      TORCH_CHECK(t.size() == 19, "each layer needs 19 tensors");
+      TORCH_CHECK(t.size() == 20, "each layer needs 20 tensors");
       layers_.push_back(Layer{t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9], t[10],
-                              t[11], t[12], t[13], t[14], t[15], t[16], t[17], t[18]});
+                              t[11], t[12], t[13], t[14], t[15], t[16], t[17], t[18], t[19]});
+      const torch::Tensor& m = layers_.back().block_masks;
+      TORCH_CHECK(m.numel() == 0 || (m.scalar_type() == torch::kInt64 && m.is_contiguous()),
+                  "block masks must be contiguous int64");
     }
     if (path_ == kScreened) {
       // The screen proves pre-activations <= a threshold; only these activations are
@@ -326,9 +329,15 @@ class DecodeEngineCpp {
     for (int64_t j = 0; j < n; ++j) {  // the block path has no batch kernel: row by row
       const float* uj = u + j * F;
       if (n > 1) nnz = actsparse::extract_active(uj, F, idx, avx_);
-      actsparse::block_rows(uj, idx, 0, nnz, L.row_ptr.data_ptr<int64_t>(),
-                            L.block_col.data_ptr<int32_t>(), ptr(L.block_vals), tmp + j * D,
-                            avx_);
+      if (avx_ && L.block_masks.numel() > 0)
+        actsparse::block_rows_masked(
+            uj, idx, 0, nnz, L.row_ptr.data_ptr<int64_t>(),
+            reinterpret_cast<const uint64_t*>(L.block_masks.data_ptr<int64_t>()),
+            ptr(L.block_vals), tmp + j * D);
+      else
+        actsparse::block_rows(uj, idx, 0, nnz, L.row_ptr.data_ptr<int64_t>(),
+                              L.block_col.data_ptr<int32_t>(), ptr(L.block_vals), tmp + j * D,
+                              avx_);
     }
   }
 

@@ -644,14 +644,11 @@ torch::Tensor block_sparse_down(torch::Tensor a, torch::Tensor row_ptr, torch::T
   auto run = [&](int t) {
     const int64_t k0 = nnz * t / nt, k1 = nnz * (t + 1) / nt;
     float* yt = nt == 1 ? yp : ys.data() + static_cast<int64_t>(t) * Dp;
-    if (avx && interleaved) {
-      thread_local std::vector<BlockRow> rows;
-      rows.resize(static_cast<size_t>(k1 - k0));
-      gather_block_rows(ap, idx, k0, k1, row_ptr.data_ptr<int64_t>(),
-                        reinterpret_cast<const uint64_t*>(masks.data_ptr<int64_t>()),
-                        vals.data_ptr<float>(), rows.data());
-      block_interleave_avx512<kInterleave>(rows.data(), k1 - k0, yt);
-    } else if (avx && grouped)
+    if (avx && interleaved)
+      actsparse::block_rows_masked(ap, idx, k0, k1, row_ptr.data_ptr<int64_t>(),
+                                   reinterpret_cast<const uint64_t*>(masks.data_ptr<int64_t>()),
+                                   vals.data_ptr<float>(), yt);
+    else if (avx && grouped)
       block_groups_avx512(ap, idx, k0, k1, row_ptr.data_ptr<int64_t>(),
                           reinterpret_cast<const uint64_t*>(masks.data_ptr<int64_t>()),
                           vals.data_ptr<float>(), nb, yt);
@@ -850,6 +847,14 @@ void block_rows(const float* a, const int32_t* idx, int64_t k0, int64_t k1,
                 bool avx) {
   if (avx) block_rows_avx512(a, idx, k0, k1, row_ptr, block_col, vals, y);
   else block_rows_portable(a, idx, k0, k1, row_ptr, block_col, vals, y);
+}
+void block_rows_masked(const float* a, const int32_t* idx, int64_t k0, int64_t k1,
+                       const int64_t* row_ptr, const uint64_t* masks, const float* vals,
+                       float* y) {
+  thread_local std::vector<BlockRow> rows;
+  rows.resize(static_cast<size_t>(k1 - k0));
+  gather_block_rows(a, idx, k0, k1, row_ptr, masks, vals, rows.data());
+  block_interleave_avx512<kInterleave>(rows.data(), k1 - k0, y);
 }
 }  // namespace actsparse
 

@@ -49,5 +49,10 @@ void down_rows_batch(const float* A, int64_t n, int64_t F, const int32_t* idx, i
 void block_rows(const float* a, const int32_t* idx, int64_t k0, int64_t k1,
                 const int64_t* row_ptr, const int32_t* block_col, const float* vals, float* y,
                 bool avx);
+// The same sum for a wt with row masks (D <= 1024; bit c of masks[i]: row i keeps block c),
+// 16 rows streamed side by side (block_sparse_down's interleave strategy). AVX-512 only.
+void block_rows_masked(const float* a, const int32_t* idx, int64_t k0, int64_t k1,
+                       const int64_t* row_ptr, const uint64_t* masks, const float* vals,
+                       float* y);
 
 }  // namespace actsparse
