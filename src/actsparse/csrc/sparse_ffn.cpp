@@ -555,8 +555,10 @@ __attribute__((target("avx512f,bmi"), always_inline)) inline void add_kept_block
 // The group's rows then stream from memory side by side, as the dense-row kernel's do,
 // rather than one after another, and block j of each row of the next group is
 // prefetched into L2 beside them. Each kept block is added where its mask bit says, so no
-// column index is read. Measured at 768x3072, 50% blocks, 87.5% zeros, 1 thread, layers
-// cycled: ~48 us against ~66 us for one row at a time with its column indices.
+// column index is read. At 768x3072, 50% blocks, 87.5% zeros, 1 thread, layers cycled
+// (kernel_benchmark): 56-62 us against 75-82 us for one row at a time with its column
+// indices. Ordering the rows by block count, groups of 32, two or four copies of y, and
+// running the short rows' ends side by side under masks were tried and gained nothing.
 template <int G>
 __attribute__((target("avx512f,bmi,popcnt"))) void block_interleave_avx512(const BlockRow* r,
                                                                           int64_t n, float* y) {
