@@ -7,6 +7,8 @@ may differ by rounding of order sqrt(n) * eps * sum|terms|. We allow 2e-5 * sum|
 wrong weight row.
 """
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -144,6 +146,13 @@ def test_block_sparse_down_at_the_mask_width(d, strategy):
             wt.t() @ a,
             wt.abs().t() @ a.abs(),
         )
+
+
+def test_block_masks_of_the_wrong_length_are_rejected():
+    packed = K.BlockSparse.from_dense(torch.randn(8, 32))
+    bad = dataclasses.replace(packed, masks=packed.masks[:4].contiguous())
+    with pytest.raises(RuntimeError, match="masks must be contiguous int64"):
+        K.block_sparse_down(torch.ones(8), bad)
 
 
 @pytest.mark.parametrize("strategy", K.BLOCK_STRATEGIES)

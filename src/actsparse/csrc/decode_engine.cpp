@@ -127,9 +127,6 @@ class DecodeEngineCpp {
       TORCH_CHECK(t.size() == 20, "each layer needs 20 tensors");
       layers_.push_back(Layer{t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9], t[10],
                               t[11], t[12], t[13], t[14], t[15], t[16], t[17], t[18], t[19]});
-      const torch::Tensor& m = layers_.back().block_masks;
-      TORCH_CHECK(m.numel() == 0 || (m.scalar_type() == torch::kInt64 && m.is_contiguous()),
-                  "block masks must be contiguous int64");
     }
     if (path_ == kScreened) {
       // The screen proves pre-activations <= a threshold; only these activations are
@@ -144,6 +141,7 @@ class DecodeEngineCpp {
     }
     D_ = wte_.size(1);
     F_ = layers_[0].up_w.size(0);
+    for (const Layer& L : layers_) actsparse::check_block_masks(L.block_masks, F_, D_);
     T_ = wpe_.size(0);
     kcache_.assign(layers_.size() * T_ * D_, 0.0f);
     vcache_.assign(layers_.size() * T_ * D_, 0.0f);

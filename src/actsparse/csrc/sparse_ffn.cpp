@@ -628,10 +628,7 @@ torch::Tensor block_sparse_down(torch::Tensor a, torch::Tensor row_ptr, torch::T
   TORCH_CHECK(strategy >= 0 && strategy <= 3, "unknown block strategy ", strategy);
   const bool grouped = masks.numel() > 0 && strategy == 1;
   const bool interleaved = masks.numel() > 0 && (strategy == 0 || strategy == 3);
-  if (masks.numel() > 0)
-    TORCH_CHECK(masks.scalar_type() == torch::kInt64 && masks.is_contiguous() &&
-                    masks.numel() == F && nb <= 64,
-                "masks must be contiguous int64 [F], for D <= 1024");
+  actsparse::check_block_masks(masks, F, D);
   int32_t* idx = index_buffer(F);
   const bool avx = use_avx512(portable);
   const float* ap = a.data_ptr<float>();
@@ -851,6 +848,12 @@ void block_rows(const float* a, const int32_t* idx, int64_t k0, int64_t k1,
                 bool avx) {
   if (avx) block_rows_avx512(a, idx, k0, k1, row_ptr, block_col, vals, y);
   else block_rows_portable(a, idx, k0, k1, row_ptr, block_col, vals, y);
+}
+void check_block_masks(const torch::Tensor& masks, int64_t F, int64_t D) {
+  if (masks.numel() > 0)
+    TORCH_CHECK(masks.scalar_type() == torch::kInt64 && masks.is_contiguous() &&
+                    masks.numel() == F && D <= 64 * kLanes,
+                "masks must be contiguous int64 [F], for D <= 1024");
 }
 void block_rows_masked(const float* a, const int32_t* idx, int64_t k0, int64_t k1,
                        const int64_t* row_ptr, const uint64_t* masks, const float* vals,

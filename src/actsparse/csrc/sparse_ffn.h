@@ -49,6 +49,9 @@ void down_rows_batch(const float* A, int64_t n, int64_t F, const int32_t* idx, i
 void block_rows(const float* a, const int32_t* idx, int64_t k0, int64_t k1,
                 const int64_t* row_ptr, const int32_t* block_col, const float* vals, float* y,
                 bool avx);
+// Rejects row masks that are not empty or contiguous int64 [F] for D <= 1024 (64 blocks):
+// the masked kernels read a mask per row and add at the block its bits name.
+void check_block_masks(const torch::Tensor& masks, int64_t F, int64_t D);
 // The same sum for a wt with row masks (D <= 1024; bit c of masks[i]: row i keeps block c),
 // 16 rows streamed side by side (block_sparse_down's interleave strategy). AVX-512 only.
 void block_rows_masked(const float* a, const int32_t* idx, int64_t k0, int64_t k1,
