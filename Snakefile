@@ -14,11 +14,11 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/dense.smk"
 include: "workflow/rules/retrofit.smk"
 include: "workflow/rules/relufy.smk"
+include: "workflow/rules/scratch.smk"
 include: "workflow/rules/prune.smk"
-include: "workflow/rules/kernels.smk"
-include: "workflow/rules/rsb.smk"
 include: "workflow/rules/analysis.smk"
-include: "workflow/rules/plots.smk"
+include: "workflow/rules/inference.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

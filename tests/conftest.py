@@ -4,7 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from actsparse.model import ByteGPT, ModelConfig
+from actsparse.core.model import ByteGPT, ModelConfig
+from actsparse.core.train import RunContext
+
+QUIET = RunContext(progress=False)  # no checkpoint, no progress bar
 
 
 def tiny_config(**overrides) -> ModelConfig:

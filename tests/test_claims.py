@@ -8,17 +8,17 @@ import pandas as pd
 import pytest
 import yaml
 
-from actsparse.claims import (
+from actsparse.report.claims import (
     SEEDS,
     ClaimError,
     claims_rows,
     load_claims,
     query,
     render_markdown,
-    render_results_page,
     verdict,
 )
-from actsparse.plots import FIGURES
+from actsparse.report.figures import FIGURES
+from actsparse.report.results_page import render_results_page
 
 REPO = Path(__file__).resolve().parents[1]
 

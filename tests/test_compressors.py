@@ -1,4 +1,4 @@
-from actsparse.compressors import reference_bpb
+from actsparse.core.compressors import reference_bpb
 
 
 def test_compressors_report_bits_per_byte_of_the_real_tools():

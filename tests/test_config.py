@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from actsparse.config import ConfigError, config_hash, validate_config
+from actsparse.core.config import ConfigError, canonical, config_hash, load_schema, validate_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -69,3 +69,36 @@ def test_bad_config_is_rejected_naming_the_key(config, key, words):
 def test_config_hash_ignores_key_order_but_not_values():
     assert config_hash({"a": 1, "b": 2}) == config_hash({"b": 2, "a": 1})
     assert config_hash({"a": 1}) != config_hash({"a": 2})
+
+
+def test_every_config_key_in_the_schema_has_a_description():
+    schema = load_schema()
+    missing = []
+
+    def walk(node, path):
+        for key, sub in node.get("properties", {}).items():
+            where = f"{path}.{key}" if path else key
+            if not sub.get("description"):
+                missing.append(where)
+            walk(sub, where)
+            if isinstance(sub.get("items"), dict):
+                walk(sub["items"], where + "[]")
+
+    walk(schema, "")
+    assert not missing, f"schema keys without a description: {missing}"
+
+
+def test_numbers_are_typed_by_the_schema_whatever_their_yaml_spelling():
+    a = validate_config({"run_name": "x", "train_dense": {"lr": "3e-3", "steps": 600.0}})
+    b = validate_config({"run_name": "x", "train_dense": {"steps": 600, "lr": 0.003}})
+    assert a["train_dense"]["lr"] == 0.003 and type(a["train_dense"]["steps"]) is int
+    assert repr(canonical(a)) == repr(canonical(b))
+    assert (
+        type(validate_config({"run_name": "x", "relufy": {"lams": [0, 1]}})["relufy"]["lams"][1])
+        is float
+    )
+
+
+def test_a_number_that_is_not_one_is_still_an_error():
+    with pytest.raises(ConfigError, match="train_dense.lr"):
+        validate_config({"run_name": "x", "train_dense": {"lr": "fast"}})

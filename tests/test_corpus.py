@@ -4,8 +4,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from actsparse import corpus
-from actsparse.corpus import CorpusError, load_corpus, read_file, sha256_hex, split_corpus
+from actsparse.core import corpus
+from actsparse.core.corpus import CorpusError, load_corpus, read_file, sha256_hex, split_corpus
 
 
 def test_file_source_verifies_its_sha256(tmp_path):

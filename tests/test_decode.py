@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from actsparse.decode import CppDecodeEngine, DecodeEngine
-from actsparse.model import ByteGPT
-from actsparse.pruning import prune_ffn
-from actsparse.train import TrainConfig, train
-from tests.conftest import tiny_config
+from actsparse.core.model import ByteGPT
+from actsparse.core.train import TrainConfig, train
+from actsparse.inference.decode import CppDecodeEngine
+from actsparse.methods.pruning import prune_ffn
+from tests.conftest import QUIET, tiny_config
+from tests.decode_oracle import DecodeEngine
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def relu_model():
     cfg = TrainConfig(
         steps=60, batch_size=8, lr=3e-3, warmup_steps=5, eval_every=60, eval_windows=4
     )
-    train(model, data.astype(np.uint8), data.astype(np.uint8), cfg, progress=False)
+    train(model, data.astype(np.uint8), data.astype(np.uint8), cfg, QUIET)
     return model.eval()
 
 

@@ -1,7 +1,7 @@
 import pytest
 
-from actsparse.flops import dense_flops, flops_rows, sparse_flops
-from actsparse.model import ModelConfig
+from actsparse.core.model import ModelConfig
+from actsparse.metrics.flops import dense_flops, flops_rows, sparse_flops
 
 CFG = ModelConfig(n_layer=12, n_head=12, n_embd=768, block_size=512)
 

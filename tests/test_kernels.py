@@ -12,8 +12,8 @@ import dataclasses
 import pytest
 import torch
 
-from actsparse import kernels as K
-from actsparse.pruning import magnitude_mask
+from actsparse.inference import kernels as K
+from actsparse.methods.pruning import magnitude_mask
 
 SHAPES = [(1024, 256), (3072, 768), (100, 37), (48, 16), (64, 200)]  # (F, D)
 SPARSITIES = [0.0, 0.5, 0.9, 1.0]
@@ -202,7 +202,7 @@ def test_missing_compiler_gives_a_clear_error(monkeypatch):
 
 
 def test_time_pairs_take_turns_with_fresh_indices_and_pair_each_kernel_with_its_baseline():
-    from actsparse.kernel_bench import time_pairs
+    from actsparse.inference.benchmark import time_pairs
 
     seen: list[tuple[str, int]] = []
 

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from actsparse.model import ByteGPT, capture
+from actsparse.core.model import ByteGPT, capture
 from tests.conftest import tiny_config
 
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from actsparse.pruning import magnitude_mask, prune_ffn, weight_sparsity
+from actsparse.methods.pruning import magnitude_mask, prune_ffn, weight_sparsity
 
 
 def test_unstructured_mask_keeps_the_largest_magnitudes():
@@ -47,3 +47,17 @@ def test_prune_ffn_reaches_the_ratio_on_every_matrix(tiny_model, structure):
     assert len(masks) == 2 * len(tiny_model.h)
     tiny_model.set_masks(masks)
     assert weight_sparsity(tiny_model) == pytest.approx(0.5, abs=0.02)
+
+
+def test_mask_structure_is_read_from_the_masks_and_picks_the_decode_paths(tiny_model):
+    from actsparse.inference.decode import decode_paths
+    from actsparse.methods.pruning import mask_structure, prune_ffn
+
+    assert mask_structure(tiny_model) is None
+    assert decode_paths(tiny_model) == ["dense", "sparse"]  # GELU: nothing to screen
+    tiny_model.set_masks(prune_ffn(tiny_model, 0.5, "unstructured"))
+    assert mask_structure(tiny_model) == "unstructured"
+    tiny_model.set_masks(prune_ffn(tiny_model, 0.5, "block16"))
+    assert mask_structure(tiny_model) == "block16"
+    tiny_model.set_activation("relu")
+    assert decode_paths(tiny_model) == ["dense", "sparse", "block_sparse", "screened"]

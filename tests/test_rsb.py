@@ -5,10 +5,14 @@ import numpy as np
 import pytest
 import torch
 
-from actsparse.aggregated import active_sets, aggregated_rows, unused_after, window_unused
-from actsparse.model import ByteGPT
-from actsparse.preact import histogram_rows, preactivations, quantile_shift
-from actsparse.speculative import formula_rows, speedup_vs_autoregressive, speedup_vs_standard
+from actsparse.analysis.aggregated import active_sets, aggregated_rows, unused_after, window_unused
+from actsparse.analysis.preact import histogram_rows, preactivations, quantile_shift
+from actsparse.analysis.speculative_theory import (
+    formula_rows,
+    speedup_vs_autoregressive,
+    speedup_vs_standard,
+)
+from actsparse.core.model import ByteGPT
 from tests.conftest import tiny_config
 
 

@@ -6,11 +6,11 @@ import pandas as pd
 import pytest
 import torch
 
-from actsparse.frontier import best_row, frontier_rows, pareto_mask, pick_best
-from actsparse.model import ByteGPT, capture
-from actsparse.relufy import fatrelu_rows
-from actsparse.schedules import L1Schedule, ScheduledL1, relufy_schedules
-from actsparse.train import TrainConfig
+from actsparse.core.model import ByteGPT, capture
+from actsparse.core.train import TrainConfig
+from actsparse.methods.frontier import best_row, frontier_rows, pareto_mask, pick_best
+from actsparse.methods.relufy import fatrelu_rows
+from actsparse.methods.schedules import L1Schedule, ScheduledL1, relufy_schedules
 from tests.conftest import tiny_config
 
 

@@ -3,7 +3,12 @@
 import pytest
 import torch
 
-from actsparse.sparsity import energy_curve, energy_width, exact_zero_fraction, frac_active_tau
+from actsparse.metrics.sparsity import (
+    energy_curve,
+    energy_width,
+    exact_zero_fraction,
+    frac_active_tau,
+)
 
 
 def test_exact_zero_fraction_counts_only_exact_zeros():

@@ -5,12 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from actsparse.decode import CppDecodeEngine
-from actsparse.draft import NgramDraft
-from actsparse.model import ByteGPT
-from actsparse.speculative_decode import measured_rows, speculative_generate
-from actsparse.train import TrainConfig, train
-from tests.conftest import tiny_config
+from actsparse.core.model import ByteGPT
+from actsparse.core.train import TrainConfig, train
+from actsparse.inference.decode import CppDecodeEngine
+from actsparse.inference.speculative_decoding import NgramDraft, measured_rows, speculative_generate
+from tests.conftest import QUIET, tiny_config
 
 TEXT = b"the quick brown fox jumps over the lazy dog. "
 
@@ -51,7 +50,7 @@ def relu_model():
     cfg = TrainConfig(
         steps=60, batch_size=8, lr=3e-3, warmup_steps=5, eval_every=60, eval_windows=4
     )
-    train(model, data.astype(np.uint8), data.astype(np.uint8), cfg, progress=False)
+    train(model, data.astype(np.uint8), data.astype(np.uint8), cfg, QUIET)
     return model.eval()
 
 

@@ -5,16 +5,16 @@ import pandas as pd
 import pytest
 import torch
 
-from actsparse.evaluate import window_starts
-from actsparse.model import ByteGPT, capture
-from actsparse.pruning import prune_and_recover, prune_ffn
-from actsparse.refuted import refuted_rows
-from actsparse.relufy import relufy_finetune
-from actsparse.results import end_points
-from actsparse.retrofit import hard_swap_rows, magnitude_gate, naive_gating_row
-from actsparse.schedules import L1Schedule
-from actsparse.train import TrainConfig, train
-from tests.conftest import tiny_config
+from actsparse.core.evaluate import window_starts
+from actsparse.core.model import ByteGPT, capture
+from actsparse.core.train import TrainConfig, train
+from actsparse.methods.pruning import prune_and_recover, prune_ffn
+from actsparse.methods.relufy import relufy_finetune
+from actsparse.methods.retrofit import hard_swap_rows, magnitude_gate, naive_gating_row
+from actsparse.methods.schedules import L1Schedule
+from actsparse.report.refuted import refuted_rows
+from actsparse.report.tables import end_points
+from tests.conftest import QUIET, tiny_config
 
 
 def cfg(**kw) -> TrainConfig:
@@ -26,7 +26,7 @@ def cfg(**kw) -> TrainConfig:
 def trained(byte_stream) -> ByteGPT:
     torch.manual_seed(0)
     model = ByteGPT(tiny_config())
-    train(model, byte_stream, byte_stream, cfg(steps=30), progress=False)
+    train(model, byte_stream, byte_stream, cfg(steps=30), QUIET)
     return model
 
 
@@ -64,9 +64,9 @@ def test_relufy_with_lam_zero_is_the_plain_relu_finetune(trained, byte_stream):
     a.load_state_dict(trained.state_dict())
     b = ByteGPT(tiny_config())
     b.load_state_dict(trained.state_dict())
-    relufy_finetune(a, splits_of(byte_stream), cfg(), L1Schedule.constant(0.0), progress=False)
+    relufy_finetune(a, splits_of(byte_stream), cfg(), L1Schedule.constant(0.0), run=QUIET)
     b.set_activation("relu")
-    train(b, byte_stream, byte_stream, cfg(), progress=False)
+    train(b, byte_stream, byte_stream, cfg(), QUIET)
     assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters(), strict=True))
 
 
@@ -76,7 +76,7 @@ def test_l1_raises_sparsity_over_the_plain_finetune(trained, byte_stream):
         m = ByteGPT(tiny_config())
         m.load_state_dict(trained.state_dict())
         _, rows = relufy_finetune(
-            m, splits_of(byte_stream), cfg(steps=30), L1Schedule.constant(lam), progress=False
+            m, splits_of(byte_stream), cfg(steps=30), L1Schedule.constant(lam), run=QUIET
         )
         ends[lam] = [r for r in rows if r["row_type"] == "curve"][-1]["act_sparsity"]
     assert ends[3.0] > ends[0.0] + 0.05
@@ -84,7 +84,7 @@ def test_l1_raises_sparsity_over_the_plain_finetune(trained, byte_stream):
 
 def test_relufy_trajectory_starts_with_the_swap_at_step_zero(trained, byte_stream):
     _, rows = relufy_finetune(
-        trained, splits_of(byte_stream), cfg(), L1Schedule.constant(0.5), progress=False
+        trained, splits_of(byte_stream), cfg(), L1Schedule.constant(0.5), run=QUIET
     )
     curve = [r for r in rows if r["row_type"] == "curve"]
     assert [r["step"] for r in curve] == [0, 5, 10]
@@ -99,7 +99,7 @@ def test_masked_weights_are_exactly_zero_after_the_combined_finetune(trained, by
         cfg(),
         L1Schedule.constant(0.5),
         masks=masks,
-        progress=False,
+        run=QUIET,
     )
     params = dict(trained.named_parameters())
     for name, mask in masks.items():
@@ -107,9 +107,7 @@ def test_masked_weights_are_exactly_zero_after_the_combined_finetune(trained, by
 
 
 def test_prune_and_recover_reports_weight_sparsity(trained, byte_stream):
-    rows = prune_and_recover(
-        trained, splits_of(byte_stream), cfg(), 0.5, "unstructured", progress=False
-    )
+    rows = prune_and_recover(trained, splits_of(byte_stream), cfg(), 0.5, "unstructured", QUIET)
     assert all(r["weight_sparsity"] == pytest.approx(0.5, abs=0.01) for r in rows)
     assert rows[0]["step"] == 0
 
@@ -251,7 +249,7 @@ def test_end_points_take_the_last_step_of_each_variant():
 
 
 def control_table(tmp_path, budget):
-    from actsparse.tables import write_table
+    from actsparse.report.tables import write_table
 
     rows = [
         dict(variant="dense_control", row_type="curve", step=s, ce=ce)
@@ -276,7 +274,7 @@ BUDGET = dict(
 
 
 def test_delta_ce_matched_subtracts_the_control_at_the_same_step(tmp_path):
-    from actsparse.finetune import add_matched
+    from actsparse.methods.finetune import add_matched
 
     rows = [
         dict(row_type="curve", step=0, ce=2.5),
@@ -290,7 +288,7 @@ def test_delta_ce_matched_subtracts_the_control_at_the_same_step(tmp_path):
 
 
 def test_no_matched_value_when_the_budget_differs_from_the_control(tmp_path):
-    from actsparse.finetune import add_matched
+    from actsparse.methods.finetune import add_matched
 
     rows = [dict(row_type="curve", step=100, ce=1.85)]
     out = add_matched(rows, control_table(tmp_path, BUDGET), {**BUDGET, "lr": 1e-3})

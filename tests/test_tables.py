@@ -1,7 +1,7 @@
 import pytest
 
-from actsparse.config import config_hash
-from actsparse.tables import TableError, read_table, table_params, write_table
+from actsparse.core.config import config_hash
+from actsparse.report.tables import TableError, read_table, table_params, write_table
 
 CFG = {"run_name": "t", "seed": 3, "model": {"n_embd": 8}}
 

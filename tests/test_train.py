@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from actsparse import checkpoint
-from actsparse.checkpoint import CheckpointError
-from actsparse.model import ByteGPT, capture
-from actsparse.train import TrainConfig, TrainingDiverged, batch_at, lr_at, train
-from tests.conftest import tiny_config
+from actsparse.core import checkpoint
+from actsparse.core.checkpoint import CheckpointError
+from actsparse.core.model import ByteGPT, capture
+from actsparse.core.train import RunContext, TrainConfig, TrainingDiverged, batch_at, lr_at, train
+from tests.conftest import QUIET, tiny_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -47,7 +47,7 @@ def test_batch_of_a_step_is_a_pure_function_of_seed_and_step(byte_stream):
 
 
 def test_training_lowers_validation_ce(tiny_model, byte_stream):
-    result = train(tiny_model, byte_stream, byte_stream, small_cfg(steps=40), progress=False)
+    result = train(tiny_model, byte_stream, byte_stream, small_cfg(steps=40), QUIET)
     assert result.curve[-1]["ce"] < result.curve[0]["ce"] - 0.5
 
 
@@ -56,7 +56,7 @@ def test_masked_weights_stay_zero_after_finetune(tiny_model, byte_stream):
     params = dict(tiny_model.named_parameters())
     masks = {n: torch.rand(params[n].shape) > 0.5 for n in names}
     tiny_model.set_masks(masks)
-    train(tiny_model, byte_stream, byte_stream, small_cfg(), progress=False)
+    train(tiny_model, byte_stream, byte_stream, small_cfg(), QUIET)
     for n in names:
         assert torch.all(params[n][~masks[n]] == 0)
         assert (params[n][masks[n]] != 0).float().mean() > 0.99
@@ -80,8 +80,8 @@ def test_regulariser_sees_activations_with_their_graph(byte_stream):
         byte_stream,
         byte_stream,
         small_cfg(steps=30),
-        regulariser=L1OnFFN(5.0),
-        progress=False,
+        QUIET,
+        L1OnFFN(5.0),
     )
     with torch.no_grad(), capture(model) as acts:
         model(torch.from_numpy(byte_stream[:32].astype(np.int64))[None])
@@ -101,14 +101,14 @@ def test_nan_loss_stops_with_an_error_naming_the_step(tiny_model, byte_stream):
             byte_stream,
             byte_stream,
             small_cfg(),
-            regulariser=NanAtStep3(),
-            progress=False,
+            QUIET,
+            NanAtStep3(),
         )
 
 
 def test_checkpoint_loads_with_weights_only(tmp_path, tiny_model, byte_stream):
     ck = tmp_path / "ck.pt"
-    train(tiny_model, byte_stream, byte_stream, small_cfg(), ck, run_id="r", progress=False)
+    train(tiny_model, byte_stream, byte_stream, small_cfg(), RunContext(ck, "r", progress=False))
     obj = torch.load(ck, weights_only=True)
     assert obj["train"]["step"] == 12
     model, meta = checkpoint.load_model(ck)
@@ -138,10 +138,12 @@ def test_missing_checkpoint_gives_a_clear_error(tmp_path):
 
 def test_checkpoint_of_another_run_is_not_resumed(tmp_path, tiny_model, byte_stream):
     ck = tmp_path / "ck.pt"
-    train(tiny_model, byte_stream, byte_stream, small_cfg(), ck, run_id="a", progress=False)
+    train(tiny_model, byte_stream, byte_stream, small_cfg(), RunContext(ck, "a", progress=False))
     torch.manual_seed(0)
     other = ByteGPT(tiny_config())
-    result = train(other, byte_stream, byte_stream, small_cfg(), ck, run_id="b", progress=False)
+    result = train(
+        other, byte_stream, byte_stream, small_cfg(), RunContext(ck, "b", progress=False)
+    )
     assert result.resumed_from == 0
 
 
@@ -151,8 +153,8 @@ import json, os, signal, sys
 import numpy as np, torch
 sys.path.insert(0, sys.argv[4])
 from tests.conftest import tiny_config
-from actsparse.model import ByteGPT
-from actsparse.train import TrainConfig, train
+from actsparse.core.model import ByteGPT
+from actsparse.core.train import RunContext, TrainConfig, train
 torch.set_num_threads(1)
 ckpt, out, kill_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
 rng = np.random.default_rng(0)
@@ -166,8 +168,8 @@ cfg = TrainConfig(steps=30, batch_size=4, lr=3e-3, warmup_steps=3, eval_every=5,
 def die(step):
     if step == kill_at:
         os.kill(os.getpid(), signal.SIGKILL)
-r = train(model, data, data, cfg, ckpt if ckpt != "-" else None, run_id="x",
-          progress=False, on_step=die)
+run = RunContext(ckpt if ckpt != "-" else None, "x", progress=False, on_step=die)
+r = train(model, data, data, cfg, run)
 torch.save({k: v for k, v in model.state_dict().items()}, out + ".pt")
 json.dump({"curve": r.curve, "final": r.final_val.ce, "resumed_from": r.resumed_from},
           open(out + ".json", "w"))

@@ -4,7 +4,7 @@ an active one, and it keeps few enough to be worth running."""
 import pytest
 import torch
 
-from actsparse import kernels as K
+from actsparse.inference import kernels as K
 
 SHAPES = [(256, 1024), (77, 50), (64, 16), (100, 33), (768, 3072), (130, 17)]
 

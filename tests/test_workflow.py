@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
-from actsparse.claims import VERDICTS
+from actsparse.core.code_digest import module_closure
+from actsparse.report.claims import VERDICTS
 from tests.slurm_cluster import ClusterUnavailable, local_slurm
 
 REPO = Path(__file__).resolve().parents[1]
@@ -324,7 +326,7 @@ def test_smoke_workflow_runs_on_a_real_slurm_cluster(smoke_run, tmp_path):
 
 def test_cuda_config_asks_the_cluster_for_a_gpu_for_training_only():
     def job_blocks(*extra: str) -> dict[str, str]:
-        proc = snakemake(REPO, "-n", "--configfile", "config/smoke.yaml", *extra)
+        proc = snakemake(REPO, "-n", "--forceall", "--configfile", "config/smoke.yaml", *extra)
         assert proc.returncode == 0, proc.stderr[-2000:]
         blocks = re.split(r"\n(?=(?:local)?rule \w+:)", proc.stdout + proc.stderr)
         return {re.match(r"(?:local)?rule (\w+):", b)[1]: b for b in blocks[1:]}
@@ -335,17 +337,109 @@ def test_cuda_config_asks_the_cluster_for_a_gpu_for_training_only():
     assert "gpu=0" in job_blocks()["train_dense"]
 
 
+def rule_scripts(repo: Path) -> dict[str, str]:
+    """Rule -> the script it runs, read from the rule files."""
+    found = {}
+    for smk in (repo / "workflow/rules").glob("*.smk"):
+        for block in re.split(r"^rule ", smk.read_text(), flags=re.M)[1:]:
+            script = re.search(r'script:\s*"\.\./scripts/([\w.]+)"', block)
+            if script:
+                found[block.split(":", 1)[0]] = script.group(1)
+    return found
+
+
+def rules_with_changed_params(proc: subprocess.CompletedProcess) -> set[str]:
+    """Rules a dry run plans because their params changed (not merely downstream)."""
+    changed, rule = set(), None
+    for line in (proc.stdout + proc.stderr).splitlines():
+        m = re.match(r"^(?:local)?rule (\w+):$", line)
+        if m:
+            rule = m.group(1)
+        elif "reason:" in line and "Params have changed" in line:
+            changed.add(rule)
+    return changed
+
+
+# A module in each subpackage, two levels below src/, and a C++ source of the kernels.
+EDITED = [
+    "core/evaluate.py",
+    "metrics/flops.py",
+    "methods/schedules.py",
+    "analysis/preact.py",
+    "inference/decode.py",
+    "inference/csrc/up_screen.cpp",
+    "report/figures_rsb.py",
+]
+
+
 @pytest.mark.slow
-def test_editing_a_library_module_reruns_only_the_stages_that_use_it(smoke_run):
-    module = smoke_run / "src/actsparse/pruning.py"
-    original = module.read_text()
+@pytest.mark.parametrize("module", EDITED)
+def test_editing_a_module_reruns_exactly_the_rules_whose_scripts_reach_it(smoke_run, module):
+    pkg = smoke_run / "src/actsparse"
+    path = (pkg / module).resolve()
+    scripts = smoke_run / "workflow/scripts"
+    expected = {
+        rule
+        for rule, script in rule_scripts(smoke_run).items()
+        if path in module_closure(scripts / script, pkg)
+    }
+    assert expected, f"no rule reaches {module}"
+    original = path.read_text()
     try:
-        module.write_text(original + "\n# an edit\n")
-        jobs = planned_jobs(snakemake(smoke_run, "-n", "--configfile", "config/smoke.yaml"))
+        path.write_text(
+            original + "\n// an edit\n" if module.endswith(".cpp") else original + "\n# an edit\n"
+        )
+        proc = snakemake(smoke_run, "-n", "--configfile", "config/smoke.yaml")
     finally:
-        module.write_text(original)
-    assert {"prune", "combined_sparsity", "kernel_benchmark"} <= set(jobs), jobs
-    assert not {"corpus", "train_dense", "relufy_finetune", "scratch", "hard_swap"} & set(jobs)
+        path.write_text(original)
+    assert rules_with_changed_params(proc) == expected
+    jobs = planned_jobs(proc)
+    assert set(jobs) >= expected
+    assert "corpus" not in jobs  # nothing upstream of a changed rule reruns
+
+
+@pytest.mark.slow
+def test_a_resorted_config_with_respelled_numbers_plans_nothing(smoke_run, tmp_path):
+    """Key order and the YAML spelling of a number (3e-3 vs 0.003, 60.0 vs 60) are not
+    changes: a tool that rewrites the config sorted must not cost a full rerun."""
+    cfg = yaml.safe_load((smoke_run / "config/smoke.yaml").read_text())
+    text = yaml.safe_dump(cfg, sort_keys=True)
+    respelled = text.replace("lr: 0.003", "lr: 3e-3", 1).replace("steps: 60", "steps: 60.0", 1)
+    assert respelled.count("3e-3") == 1 and respelled.count("60.0") == 1
+    (tmp_path / "resorted.yaml").write_text(respelled)
+    proc = snakemake(smoke_run, "-n", "--configfile", str(tmp_path / "resorted.yaml"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert planned_jobs(proc) == {}
+
+
+@pytest.mark.parametrize(
+    "script", sorted(p.name for p in (REPO / "workflow/scripts").glob("[a-z]*.py"))
+)
+def test_every_script_runs_standalone_and_says_how(script):
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "workflow/scripts" / script), "--help"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "--configfile" in proc.stdout and "NAME=VALUE" in proc.stdout
+
+
+@pytest.mark.slow
+def test_a_script_run_by_hand_rebuilds_its_table(smoke_run, tmp_path):
+    work = tmp_path / "copy"
+    shutil.copytree(smoke_run, work, ignore=shutil.ignore_patterns(".snakemake"))
+    table = work / "results/smoke/tables/flops.parquet"
+    before = pd.read_parquet(table)
+    table.unlink()
+    proc = subprocess.run(
+        [sys.executable, "workflow/scripts/flops.py", "--configfile", "config/smoke.yaml"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    pd.testing.assert_frame_equal(pd.read_parquet(table), before)
 
 
 @pytest.mark.slow

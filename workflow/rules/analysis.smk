@@ -1,27 +1,98 @@
-# Tables built from tables: sweep parts gathered, FLOP accounting, the refuted-approaches log.
+# "ReLU Strikes Back" analyses of the relufied model (aggregated sparsity, the speculative
+# decoding formulas fed with it, pre-activations, neuron reuse) and the FLOP accounting.
 
 
-rule gather_table:
+rule aggregated:
     input:
-        parts=lambda w: PARTS[w.stage],
+        **SPLITS,
+        model=RELUFIED,
     output:
-        table=f"{RES}/tables/{{stage}}.parquet",
+        table=f"{RES}/tables/aggregated.parquet",
     log:
-        f"{LOGS}/gather_table/{{stage}}.log",
+        f"{LOGS}/aggregated.log",
     benchmark:
-        f"{BENCH}/gather_table/{{stage}}.tsv"
-    wildcard_constraints:
-        stage="|".join(PARTS),
+        f"{BENCH}/aggregated.tsv"
     conda:
         "../envs/actsparse.yaml"
-    threads: 1
+    threads: config["threads"]
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=4000,
+        runtime=20,
     params:
-        lib=code("gather_table.py"),
+        lib=code("aggregated.py"),
+        cfg=section("relufied", "aggregated"),
     script:
-        "../scripts/gather_table.py"
+        "../scripts/aggregated.py"
+
+
+rule speculative:
+    input:
+        **SPLITS,
+        model=RELUFIED,
+    output:
+        table=f"{RES}/tables/speculative.parquet",
+    log:
+        f"{LOGS}/speculative.log",
+    benchmark:
+        f"{BENCH}/speculative.tsv"
+    conda:
+        "../envs/actsparse.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    params:
+        lib=code("speculative.py"),
+        cfg=section("relufied", "aggregated", "speculative"),
+    script:
+        "../scripts/speculative.py"
+
+
+rule preact:
+    input:
+        **SPLITS,
+        dense=DENSE,
+        relufied=RELUFIED,
+    output:
+        table=f"{RES}/tables/preact.parquet",
+    log:
+        f"{LOGS}/preact.log",
+    benchmark:
+        f"{BENCH}/preact.tsv"
+    conda:
+        "../envs/actsparse.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    params:
+        lib=code("preact.py"),
+        cfg=section("relufied", "preact"),
+    script:
+        "../scripts/preact.py"
+
+
+rule reuse:
+    input:
+        **SPLITS,
+        model=RELUFIED,
+    output:
+        table=f"{RES}/tables/reuse.parquet",
+    log:
+        f"{LOGS}/reuse.log",
+    benchmark:
+        f"{BENCH}/reuse.tsv"
+    conda:
+        "../envs/actsparse.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    params:
+        lib=code("reuse.py"),
+        cfg=section("relufied", "reuse"),
+    script:
+        "../scripts/reuse.py"
 
 
 rule flops:
@@ -48,82 +119,3 @@ rule flops:
         cfg=section(),
     script:
         "../scripts/flops.py"
-
-
-rule refuted_log:
-    input:
-        naive_gating=f"{RES}/tables/naive_gating.parquet",
-        hard_swap=f"{RES}/tables/hard_swap.parquet",
-        relufy=f"{RES}/tables/relufy.parquet",
-        scratch=f"{RES}/tables/scratch.parquet",
-        prune=f"{RES}/tables/prune.parquet",
-        combined=f"{RES}/tables/combined.parquet",
-    output:
-        table=f"{RES}/tables/refuted.parquet",
-        md=f"{RES}/refuted-approaches.md",
-    log:
-        f"{LOGS}/refuted_log.log",
-    benchmark:
-        f"{BENCH}/refuted_log.tsv"
-    conda:
-        "../envs/actsparse.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    params:
-        lib=code("refuted_log.py"),
-        cfg=section("refuted_log"),
-    script:
-        "../scripts/refuted_log.py"
-
-
-# Every seed claim beside our number (config/claims.yaml); a table a claim names that this
-# run does not produce gives "not run", so the ledger never blocks on an unbuilt stage.
-rule claims:
-    input:
-        claims="config/claims.yaml",
-        tables=[f"{RES}/tables/{t}.parquet" for t in TABLES if t != "claims"],
-    output:
-        table=f"{RES}/tables/claims.parquet",
-        md=f"{RES}/claims.md",
-    log:
-        f"{LOGS}/claims.log",
-    benchmark:
-        f"{BENCH}/claims.tsv"
-    conda:
-        "../envs/actsparse.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    params:
-        lib=code("claims.py"),
-        cfg=section(),
-    script:
-        "../scripts/claims.py"
-
-
-# The run's front page: headline figures and the claims ledger, readable on GitHub. It
-# links the figures rather than reading them, so a plot-only edit does not rewrite it.
-rule results_page:
-    input:
-        claims=f"{RES}/tables/claims.parquet",
-    output:
-        md=f"{RES}/RESULTS.md",
-    log:
-        f"{LOGS}/results_page.log",
-    benchmark:
-        f"{BENCH}/results_page.tsv"
-    conda:
-        "../envs/actsparse.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    params:
-        lib=code("results_page.py"),
-        cfg=section(),
-        figures=HEADLINE_FIGURES,
-    script:
-        "../scripts/results_page.py"

@@ -1,11 +1,12 @@
-# Validation, shared paths and the config subsets each rule passes through params:.
-# Validation runs at parse time, so a bad config stops the workflow before any job.
+# Validation, shared paths, and the named functions every rule reads its inputs and params
+# from (snakemake-workflows style: rules hold no logic). Validation runs at parse time, so a
+# bad config stops the workflow before any job.
 import sys
 from pathlib import Path
 
-from actsparse.config import ConfigError, load_schema, validate_config
-from actsparse.plots import FIGURE_TABLES
-from actsparse.provenance import library_digest
+from actsparse.core.code_digest import library_digest
+from actsparse.core.config import ConfigError, canonical, load_schema, validate_config
+from actsparse.report.figures import FIGURE_TABLES
 
 try:
     config = validate_config(
@@ -19,40 +20,106 @@ RES = f"results/{RUN}"
 LOGS = f"logs/{RUN}"
 BENCH = f"benchmarks/{RUN}"
 DENSE = f"{RES}/models/dense.pt"
+SPLITS = {s: f"{RES}/data/{s}.bin" for s in ("train", "val", "test")}
 # Training rules ask the cluster for a GPU only when the config asks for CUDA explicitly
 # (`device: auto` cannot know at planning time what the node it lands on will have).
 GPU = 1 if config["device"] == "cuda" else 0
+
+
+# --- params: the config subset a rule depends on, canonical --------------------------------
+# Editing anything outside a rule's subset never reruns it; the subset is key-sorted, so a
+# config whose keys are merely re-ordered plans nothing (Snakemake compares repr(params)).
+def section(*names):
+    """The named config sections, with run_name and seed (they stamp every table row)."""
+    return canonical({n: config[n] for n in ("run_name", "seed", *names)})
+
+
+def section_of(name):
+    """One config section on its own."""
+    return canonical(config[name])
+
+
+def sweep_section(name, *sweep_keys):
+    """A sweep stage's section without its sweep lists: adding a value adds jobs, reruns
+    none. With the device and the dense model's eval windows every fine-tune reads."""
+    sub = {k: v for k, v in config[name].items() if k not in sweep_keys}
+    return canonical({**section("device", "train_dense"), name: sub})
+
+
+def code(script):
+    """The digest of the library code a rule script runs (its actsparse imports,
+    transitively): editing a module reruns the stages that use it and nothing else."""
+    return library_digest(
+        Path(workflow.basedir) / "workflow" / "scripts" / script,
+        Path(workflow.basedir) / "src" / "actsparse",
+    )
+
+
+def checkpoint_path(name):
+    """Where a training job keeps its resumable state; name may hold {wildcards}."""
+    return lambda w: f"{RES}/checkpoints/{name.format(**w)}.pt"
+
+
+def wildcard_float(name):
+    return lambda w: float(w[name])
+
+
+# What in `relufy` is not the fine-tune's budget: the jobs each get their own schedule, the
+# FATReLU thresholds are evaluated after training, the frontier budget is read after that.
+RELUFY_SWEEP = ("lams", "schedules", "fat_thresholds", "frontier_max_delta_ce_matched")
+RELUFY_BUDGET = sweep_section("relufy", *RELUFY_SWEEP)
+FAT_THRESHOLDS = config["relufy"]["fat_thresholds"]
+SCHEDULES = {s["name"]: s for s in config["relufy"]["schedules"]}
+PRUNE_PARAMS = sweep_section("prune", "ratios", "structures")
+FAMILY_PARAMS = canonical(
+    {**sweep_section("activation_family", "betas"), "model": config["model"]}
+)
+SCRATCH = {v["name"]: v for v in config["scratch"]["variants"]}
+
+
+def relufy_budget_with(*names):
+    """The relufy budget and the named sections: stages fine-tuned like relufy_lam0."""
+    return canonical({**RELUFY_BUDGET, **{n: config[n] for n in names}})
+
+
+def constant_schedule(w):
+    return {"name": f"lam{float(w.lam):g}", "peak": float(w.lam)}
+
+
+def named_schedule(w):
+    return canonical(SCHEDULES[w.schedule])
+
+
+def scratch_params(w):
+    base = sweep_section("scratch", "variants")
+    return canonical({**base, "model": config["model"], "variant": SCRATCH[w.variant]})
+
+
+def figure_caption(w):
+    """The figure's report caption (workflow/report/figures/<figure>.rst), rendered by
+    ../report/figure.rst: Snakemake captions are one file per rule, not per wildcard."""
+    return Path(workflow.source_path(f"../report/figures/{w.figure}.rst")).read_text()
+
+
+# --- inputs --------------------------------------------------------------------------------
 # The relufied model the RSB analyses read: relufy_lam<relufied.lam>, spelt as in lams.
 RELUFIED = next(
     f"{RES}/models/relufy_lam{l}.pt"
     for l in config["relufy"]["lams"]
     if float(l) == float(config["relufied"]["lam"])
 )
-# The prune stage's model whose masks the combined stage holds (its ratio, per structure).
-PRUNED = lambda w: f"{RES}/models/prune_{w.structure}_r{config['combined']['ratio']}.pt"
-SPLITS = {s: f"{RES}/data/{s}.bin" for s in ("train", "val", "test")}
+RELUFY_MODELS = [f"{RES}/models/relufy_lam{l}.pt" for l in config["relufy"]["lams"]]
+COMBINED_MODELS = [
+    f"{RES}/models/combined_{s}.pt" for s in config["combined"]["structures"]
+]
 
-# The config subset a rule depends on: editing anything else never reruns it. Always
-# carries run_name and seed, which stamp every table row.
-section = lambda *names: {n: config[n] for n in ("run_name", "seed", *names)}
-# The digest of the library code a rule script runs (its actsparse imports, transitively):
-# in params, so editing a module reruns the stages that use it and nothing else.
-code = lambda script: library_digest(
-    Path(workflow.basedir) / "workflow" / "scripts" / script,
-    Path(workflow.basedir) / "src" / "actsparse",
-)
-# A sweep stage's section without its sweep lists: adding a value adds jobs, reruns none.
-sweep_section = lambda name, *sweep_keys: {
-    **section("device", "train_dense"),
-    name: {k: v for k, v in config[name].items() if k not in sweep_keys},
-}
-# What in `relufy` is not the fine-tune's budget: the jobs each get their own schedule, the
-# FATReLU thresholds are evaluated after training, the frontier budget is read after that.
-RELUFY_SWEEP = ("lams", "schedules", "fat_thresholds", "frontier_max_delta_ce_matched")
+
+def pruned_model(w):
+    """The prune stage's model whose masks the combined stage holds (its ratio)."""
+    return f"{RES}/models/prune_{w.structure}_r{config['combined']['ratio']}.pt"
+
 
 # Sweep values as they appear in paths (wildcards), and the parts each table gathers.
-SCRATCH = {v["name"]: v for v in config["scratch"]["variants"]}
-SCHEDULES = {s["name"]: s for s in config["relufy"]["schedules"]}
 PARTS = {
     "naive_gating": [
         f"{RES}/tables/parts/naive_gating/tau{t}.parquet"
@@ -78,6 +145,15 @@ PARTS = {
         for best in ("", "_best")
     ],
 }
+
+
+def gather_parts(w):
+    return PARTS[w.stage]
+
+
+def figure_tables(w):
+    return [f"{RES}/tables/{t}.parquet" for t in FIGURE_TABLES[w.figure]]
+
 
 TABLES = [
     "corpus",
@@ -105,6 +181,7 @@ TABLES = [
     "reuse",
     "claims",
 ]
+CLAIM_TABLES = [f"{RES}/tables/{t}.parquet" for t in TABLES if t != "claims"]
 # The figures the results page shows (all of them are in the Snakemake report).
 HEADLINE_FIGURES = [
     "relufy_frontier",

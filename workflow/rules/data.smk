@@ -1,3 +1,6 @@
+# The corpus: fetched, verified, split.
+
+
 rule corpus:
     output:
         train=f"{RES}/data/train.bin",
@@ -16,7 +19,7 @@ rule corpus:
         runtime=30,
     params:
         lib=code("corpus.py"),
-        cfg=section("run_name", "seed", "data"),
+        cfg=section("data"),
         context=config["model"]["block_size"],
     script:
         "../scripts/corpus.py"

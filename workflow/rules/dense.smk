@@ -1,10 +1,13 @@
+# The dense GELU baseline the rest of the pipeline starts from.
+
+
 rule train_dense:
     input:
         train=rules.corpus.output.train,
         val=rules.corpus.output.val,
         test=rules.corpus.output.test,
     output:
-        model=f"{RES}/models/dense.pt",
+        model=DENSE,
         table=f"{RES}/tables/train_dense.parquet",
     log:
         f"{LOGS}/train_dense.log",
@@ -19,7 +22,7 @@ rule train_dense:
         gpu=GPU,
     params:
         lib=code("train_dense.py"),
-        cfg=section("run_name", "seed", "device", "data", "model", "train_dense"),
-        checkpoint=f"{RES}/checkpoints/train_dense.pt",
+        cfg=section("device", "data", "model", "train_dense"),
+        checkpoint=checkpoint_path("train_dense"),
     script:
         "../scripts/train_dense.py"

@@ -22,15 +22,8 @@ rule prune:
         gpu=GPU,
     params:
         lib=code("prune.py"),
-        cfg=lambda w: {
-            **sweep_section("prune", "ratios"),
-            "prune": {
-                k: v
-                for k, v in config["prune"].items()
-                if k not in ("ratios", "structures")
-            },
-        },
-        ratio=lambda w: float(w.ratio),
-        checkpoint=lambda w: f"{RES}/checkpoints/prune_{w.structure}_r{w.ratio}.pt",
+        cfg=PRUNE_PARAMS,
+        ratio=wildcard_float("ratio"),
+        checkpoint=checkpoint_path("prune_{structure}_r{ratio}"),
     script:
         "../scripts/prune.py"

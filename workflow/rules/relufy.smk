@@ -1,4 +1,5 @@
-# Sparsity trained in: ReLU + L1 fine-tunes of the dense model, and from-scratch controls.
+# Sparsity trained in: ReLU + L1 fine-tunes of the dense model, their compute-matched
+# control and frontier, the combined prune + relufy stage, and RSB's stage 2 and shifted ReLU.
 
 
 rule relufy_finetune:
@@ -22,10 +23,10 @@ rule relufy_finetune:
         gpu=GPU,
     params:
         lib=code("relufy_finetune.py"),
-        cfg=sweep_section("relufy", *RELUFY_SWEEP),
-        fat_thresholds=config["relufy"]["fat_thresholds"],
-        schedule=lambda w: {"name": f"lam{float(w.lam):g}", "peak": float(w.lam)},
-        checkpoint=lambda w: f"{RES}/checkpoints/relufy_lam{w.lam}.pt",
+        cfg=RELUFY_BUDGET,
+        fat_thresholds=FAT_THRESHOLDS,
+        schedule=constant_schedule,
+        checkpoint=checkpoint_path("relufy_lam{lam}"),
     script:
         "../scripts/relufy_finetune.py"
 
@@ -52,56 +53,26 @@ rule relufy_schedule:
         gpu=GPU,
     params:
         lib=code("relufy_finetune.py"),
-        cfg=sweep_section("relufy", *RELUFY_SWEEP),
-        fat_thresholds=config["relufy"]["fat_thresholds"],
-        schedule=lambda w: SCHEDULES[w.schedule],
-        checkpoint=lambda w: f"{RES}/checkpoints/relufy_sched_{w.schedule}.pt",
+        cfg=RELUFY_BUDGET,
+        fat_thresholds=FAT_THRESHOLDS,
+        schedule=named_schedule,
+        checkpoint=checkpoint_path("relufy_sched_{schedule}"),
     script:
         "../scripts/relufy_finetune.py"
 
 
-rule scratch:
+# The compute-matched control: the dense model fine-tuned with the relufy budget.
+rule dense_control:
     input:
         **SPLITS,
-    output:
-        model=f"{RES}/models/scratch_{{variant}}.pt",
-        part=f"{RES}/tables/parts/scratch/{{variant}}.parquet",
-    log:
-        f"{LOGS}/scratch/{{variant}}.log",
-    benchmark:
-        f"{BENCH}/scratch/{{variant}}.tsv"
-    conda:
-        "../envs/actsparse.yaml"
-    threads: config["threads"]
-    resources:
-        mem_mb=4000,
-        runtime=120,
-        gpu=GPU,
-    params:
-        lib=code("scratch.py"),
-        cfg=lambda w: {
-            **sweep_section("scratch", "variants"),
-            "model": config["model"],
-            "variant": SCRATCH[w.variant],
-        },
-        checkpoint=lambda w: f"{RES}/checkpoints/scratch_{w.variant}.pt",
-    script:
-        "../scripts/scratch.py"
-
-
-rule combined_sparsity:
-    input:
-        **SPLITS,
-        control=f"{RES}/tables/dense_control.parquet",
         model=DENSE,
-        pruned=PRUNED,
     output:
-        model=f"{RES}/models/combined_{{structure}}.pt",
-        part=f"{RES}/tables/parts/combined/{{structure}}.parquet",
+        model=f"{RES}/models/dense_control.pt",
+        table=f"{RES}/tables/dense_control.parquet",
     log:
-        f"{LOGS}/combined/{{structure}}.log",
+        f"{LOGS}/dense_control.log",
     benchmark:
-        f"{BENCH}/combined/{{structure}}.tsv"
+        f"{BENCH}/dense_control.tsv"
     conda:
         "../envs/actsparse.yaml"
     threads: config["threads"]
@@ -110,41 +81,11 @@ rule combined_sparsity:
         runtime=60,
         gpu=GPU,
     params:
-        lib=code("combined_sparsity.py"),
-        cfg=sweep_section("combined", "structures"),
-        checkpoint=lambda w: f"{RES}/checkpoints/combined_{w.structure}.pt",
+        lib=code("dense_control.py"),
+        cfg=RELUFY_BUDGET,
+        checkpoint=checkpoint_path("dense_control"),
     script:
-        "../scripts/combined_sparsity.py"
-
-
-# The combined stage again with the relufy frontier's best schedule (and FATReLU threshold).
-rule combined_best:
-    input:
-        **SPLITS,
-        control=f"{RES}/tables/dense_control.parquet",
-        frontier=f"{RES}/tables/relufy_frontier.parquet",
-        model=DENSE,
-        pruned=PRUNED,
-    output:
-        model=f"{RES}/models/combined_{{structure}}_best.pt",
-        part=f"{RES}/tables/parts/combined/{{structure}}_best.parquet",
-    log:
-        f"{LOGS}/combined/{{structure}}_best.log",
-    benchmark:
-        f"{BENCH}/combined/{{structure}}_best.tsv"
-    conda:
-        "../envs/actsparse.yaml"
-    threads: config["threads"]
-    resources:
-        mem_mb=4000,
-        runtime=60,
-        gpu=GPU,
-    params:
-        lib=code("combined_sparsity.py"),
-        cfg=sweep_section("combined", "structures"),
-        checkpoint=lambda w: f"{RES}/checkpoints/combined_{w.structure}_best.pt",
-    script:
-        "../scripts/combined_sparsity.py"
+        "../scripts/dense_control.py"
 
 
 rule relufy_frontier:
@@ -169,17 +110,19 @@ rule relufy_frontier:
         "../scripts/relufy_frontier.py"
 
 
-rule dense_control:
+rule combined_sparsity:
     input:
         **SPLITS,
+        control=f"{RES}/tables/dense_control.parquet",
         model=DENSE,
+        pruned=pruned_model,
     output:
-        model=f"{RES}/models/dense_control.pt",
-        table=f"{RES}/tables/dense_control.parquet",
+        model=f"{RES}/models/combined_{{structure}}.pt",
+        part=f"{RES}/tables/parts/combined/{{structure}}.parquet",
     log:
-        f"{LOGS}/dense_control.log",
+        f"{LOGS}/combined/{{structure}}.log",
     benchmark:
-        f"{BENCH}/dense_control.tsv"
+        f"{BENCH}/combined/{{structure}}.tsv"
     conda:
         "../envs/actsparse.yaml"
     threads: config["threads"]
@@ -188,8 +131,93 @@ rule dense_control:
         runtime=60,
         gpu=GPU,
     params:
-        lib=code("dense_control.py"),
-        cfg=sweep_section("relufy", *RELUFY_SWEEP),
-        checkpoint=f"{RES}/checkpoints/dense_control.pt",
+        lib=code("combined_sparsity.py"),
+        cfg=sweep_section("combined", "structures"),
+        checkpoint=checkpoint_path("combined_{structure}"),
     script:
-        "../scripts/dense_control.py"
+        "../scripts/combined_sparsity.py"
+
+
+# The combined stage again with the relufy frontier's best schedule (and FATReLU threshold).
+rule combined_best:
+    input:
+        **SPLITS,
+        control=f"{RES}/tables/dense_control.parquet",
+        model=DENSE,
+        frontier=f"{RES}/tables/relufy_frontier.parquet",
+        pruned=pruned_model,
+    output:
+        model=f"{RES}/models/combined_{{structure}}_best.pt",
+        part=f"{RES}/tables/parts/combined/{{structure}}_best.parquet",
+    log:
+        f"{LOGS}/combined/{{structure}}_best.log",
+    benchmark:
+        f"{BENCH}/combined/{{structure}}_best.tsv"
+    conda:
+        "../envs/actsparse.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=GPU,
+    params:
+        lib=code("combined_sparsity.py"),
+        cfg=sweep_section("combined", "structures"),
+        checkpoint=checkpoint_path("combined_{structure}_best"),
+    script:
+        "../scripts/combined_sparsity.py"
+
+
+rule stage2:
+    input:
+        **SPLITS,
+        control=f"{RES}/tables/dense_control.parquet",
+        dense=DENSE,
+        stage1=RELUFIED,
+    output:
+        model=f"{RES}/models/stage2.pt",
+        table=f"{RES}/tables/stage2.parquet",
+    log:
+        f"{LOGS}/stage2.log",
+    benchmark:
+        f"{BENCH}/stage2.tsv"
+    conda:
+        "../envs/actsparse.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=GPU,
+    params:
+        lib=code("stage2.py"),
+        cfg=relufy_budget_with("stage2", "relufied"),
+        checkpoint=checkpoint_path("stage2"),
+    script:
+        "../scripts/stage2.py"
+
+
+rule shifted_relu:
+    input:
+        **SPLITS,
+        control=f"{RES}/tables/dense_control.parquet",
+        dense=DENSE,
+    output:
+        model=f"{RES}/models/shifted_relu.pt",
+        table=f"{RES}/tables/shifted_relu.parquet",
+    log:
+        f"{LOGS}/shifted_relu.log",
+    benchmark:
+        f"{BENCH}/shifted_relu.tsv"
+    conda:
+        "../envs/actsparse.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=GPU,
+    params:
+        lib=code("shifted_relu.py"),
+        cfg=relufy_budget_with("shifted_relu"),
+        checkpoint=checkpoint_path("shifted_relu"),
+    script:
+        "../scripts/shifted_relu.py"

@@ -43,7 +43,7 @@ rule naive_gating:
     params:
         lib=code("naive_gating.py"),
         cfg=sweep_section("naive_gating", "taus"),
-        tau=lambda w: float(w.tau),
+        tau=wildcard_float("tau"),
     script:
         "../scripts/naive_gating.py"
 

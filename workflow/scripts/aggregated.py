@@ -3,14 +3,18 @@ bytes of val prompts, beside the random baseline s_i^t (RSB Fig. 7a,b)."""
 
 import sys
 
+if "snakemake" not in globals():  # run by hand: python workflow/scripts/aggregated.py --help
+    from _standalone import mock_snakemake
+
+    snakemake = mock_snakemake("aggregated", __doc__)
 sys.stderr = open(snakemake.log[0], "w")
 
 import torch
 
-from actsparse.aggregated import aggregated_rows, prompt_active_sets
-from actsparse.checkpoint import load_model
-from actsparse.corpus import read_splits
-from actsparse.tables import write_table
+from actsparse.analysis.aggregated import aggregated_rows, prompt_active_sets
+from actsparse.core.checkpoint import load_model
+from actsparse.core.corpus import read_splits
+from actsparse.report.tables import write_table
 
 torch.set_num_threads(snakemake.threads)
 cfg = snakemake.params.cfg

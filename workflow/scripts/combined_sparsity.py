@@ -4,27 +4,29 @@ stage's masks (same ratio and structure) and ReLU + L1 in one fine-tune, masks h
 
 import sys
 
-sys.stderr = open(snakemake.log[0], "w")
+if "snakemake" not in globals():  # run by hand: python workflow/scripts/combined_sparsity.py --help
+    from _standalone import mock_snakemake
 
-import math
+    snakemake = mock_snakemake("combined_sparsity", __doc__)
+sys.stderr = open(snakemake.log[0], "w")
 
 import torch
 
-from actsparse.checkpoint import load_model, save_model
-from actsparse.config import config_hash
-from actsparse.corpus import read_splits
-from actsparse.finetune import add_matched
-from actsparse.frontier import best_row
-from actsparse.pruning import weight_sparsity
-from actsparse.relufy import fatrelu_rows, relufy_finetune
-from actsparse.schedules import L1Schedule
-from actsparse.tables import read_table, write_table
-from actsparse.train import TrainConfig
+from actsparse.core.checkpoint import load_model, save_model
+from actsparse.core.config import config_hash
+from actsparse.core.corpus import read_splits
+from actsparse.core.train import RunContext, TrainConfig
+from actsparse.methods.finetune import add_matched
+from actsparse.methods.frontier import best_row
+from actsparse.methods.pruning import weight_sparsity
+from actsparse.methods.relufy import rel_ppl, relufy_finetune, relufy_rows
+from actsparse.methods.schedules import L1Schedule
+from actsparse.report.tables import read_table, write_table
 
 torch.set_num_threads(snakemake.threads)
 cfg, structure = snakemake.params.cfg, snakemake.wildcards.structure
 c = cfg["combined"]
-if "frontier" in snakemake.input.keys():
+if "frontier" in snakemake.input.keys():  # combined_best
     schedule, fat = best_row(read_table(snakemake.input.frontier))
     variant = f"combined_{structure}_{schedule.name}"
 else:
@@ -35,15 +37,8 @@ tcfg = TrainConfig.for_stage(cfg, "combined")
 splits = read_splits(snakemake.input)
 model, _ = load_model(snakemake.input.model)
 masks = load_model(snakemake.input.pruned)[0].masks  # the prune stage's own masks
-ce_dense, rows = relufy_finetune(
-    model,
-    splits,
-    tcfg,
-    schedule,
-    masks=masks,
-    ckpt_path=snakemake.params.checkpoint,
-    run_id=config_hash(job),
-)
+run = RunContext(snakemake.params.checkpoint, config_hash(job))
+ce_dense, rows = relufy_finetune(model, splits, tcfg, schedule, masks=masks, run=run)
 base = {
     "activation": "relu",
     "lam": schedule.peak,
@@ -53,13 +48,12 @@ base = {
     "ratio": c["ratio"],
     "weight_sparsity": weight_sparsity(model),
 }
-rows = [{"variant": variant, **base, **r} for r in rows]
-if fat is not None:
-    (end,) = fatrelu_rows(model, splits["val"], tcfg, [fat], ce_dense)
+rows = relufy_rows(
+    model, rows, variant, base, (splits["val"], tcfg, [fat], ce_dense) if fat is not None else None
+)
+if fat is not None:  # the saved model is the end point the frontier picked
     variant = f"{variant}_fat{fat:g}"
-    rows.append({"variant": variant, **base, "activation": "fatrelu", **end})
     model.set_activation("fatrelu", shift=fat)
-rows = add_matched(rows, snakemake.input.control, c)
-rows = [{**r, "rel_ppl": math.expm1(r["delta_ce"]) if "delta_ce" in r else None} for r in rows]
-save_model(model, snakemake.output.model, {"variant": variant, "config_hash": config_hash(job)})
+rows = rel_ppl(add_matched(rows, snakemake.input.control, c))
+save_model(model, snakemake.output.model, {"variant": variant, "config_hash": run.run_id})
 write_table("combined", rows, snakemake.output.part, job)

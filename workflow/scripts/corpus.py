@@ -2,10 +2,14 @@
 
 import sys
 
+if "snakemake" not in globals():  # run by hand: python workflow/scripts/corpus.py --help
+    from _standalone import mock_snakemake
+
+    snakemake = mock_snakemake("corpus", __doc__)
 sys.stderr = open(snakemake.log[0], "w")
 
-from actsparse.corpus import load_corpus, sha256_hex, split_corpus
-from actsparse.tables import write_table
+from actsparse.core.corpus import load_corpus, sha256_hex, split_corpus
+from actsparse.report.tables import write_table
 
 cfg = snakemake.params.cfg
 corpus = load_corpus(cfg["data"])

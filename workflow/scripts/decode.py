@@ -2,16 +2,20 @@
 
 import sys
 
+if "snakemake" not in globals():  # run by hand: python workflow/scripts/decode.py --help
+    from _standalone import mock_snakemake
+
+    snakemake = mock_snakemake("decode", __doc__)
 sys.stderr = open(snakemake.log[0], "w")
 
 from pathlib import Path
 
 import torch
 
-from actsparse.checkpoint import load_model
-from actsparse.corpus import read_split
-from actsparse.decode import decode_rows, screenable
-from actsparse.tables import write_table
+from actsparse.core.checkpoint import load_model
+from actsparse.core.corpus import read_split
+from actsparse.inference.decode import decode_paths, decode_rows
+from actsparse.report.tables import write_table
 
 cfg = snakemake.params.cfg
 d = cfg["decode"]
@@ -19,10 +23,10 @@ torch.set_num_threads(d["threads"])
 prompt = read_split(snakemake.input.test)[: d["prompt_bytes"]].tobytes()
 rows = []
 for path in snakemake.input.models:
-    name = Path(path).stem
     model, _ = load_model(path)
-    paths = ["dense", "sparse"] + (["block_sparse"] if "block16" in name else [])
-    paths += ["screened"] if screenable(model.cfg) else []
-    rows += decode_rows(name, model, prompt, d["new_bytes"], paths, d["repeats"], d["threads"])
+    paths = decode_paths(model)
+    rows += decode_rows(
+        Path(path).stem, model, prompt, d["new_bytes"], paths, d["repeats"], d["threads"]
+    )
     print(rows[-len(paths) :], file=sys.stderr)
 write_table("decode", rows, snakemake.output.table, cfg)

@@ -3,25 +3,28 @@ the compute-matched control every fine-tune's `delta_ce_matched` is taken agains
 
 import sys
 
+if "snakemake" not in globals():  # run by hand: python workflow/scripts/dense_control.py --help
+    from _standalone import mock_snakemake
+
+    snakemake = mock_snakemake("dense_control", __doc__)
 sys.stderr = open(snakemake.log[0], "w")
 
 import torch
 
-from actsparse.checkpoint import load_model, save_model
-from actsparse.config import config_hash
-from actsparse.corpus import read_splits
-from actsparse.finetune import finetune_after
-from actsparse.tables import write_table
-from actsparse.train import TrainConfig
+from actsparse.core.checkpoint import load_model, save_model
+from actsparse.core.config import config_hash
+from actsparse.core.corpus import read_splits
+from actsparse.core.train import RunContext, TrainConfig
+from actsparse.methods.finetune import finetune_after
+from actsparse.report.tables import write_table
 
 torch.set_num_threads(snakemake.threads)
 cfg = snakemake.params.cfg
 tcfg = TrainConfig.for_stage(cfg, "relufy")
 model, _ = load_model(snakemake.input.model)
 splits = read_splits(snakemake.input)
-_, rows = finetune_after(
-    model, splits, tcfg, None, None, snakemake.params.checkpoint, config_hash(cfg)
-)
+run = RunContext(snakemake.params.checkpoint, config_hash(cfg))
+_, rows = finetune_after(model, splits, tcfg, run=run)
 save_model(
     model, snakemake.output.model, {"variant": "dense_control", "config_hash": config_hash(cfg)}
 )

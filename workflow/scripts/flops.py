@@ -2,12 +2,15 @@
 
 import sys
 
+if "snakemake" not in globals():  # run by hand: python workflow/scripts/flops.py --help
+    from _standalone import mock_snakemake
+
+    snakemake = mock_snakemake("flops", __doc__)
 sys.stderr = open(snakemake.log[0], "w")
 
-from actsparse.checkpoint import load_model
-from actsparse.flops import flops_rows
-from actsparse.results import end_points
-from actsparse.tables import read_table, write_table
+from actsparse.core.checkpoint import load_model
+from actsparse.metrics.flops import flops_rows
+from actsparse.report.tables import end_points, read_table, write_table
 
 cfg = snakemake.params.cfg
 model, _ = load_model(snakemake.input.model)

@@ -2,8 +2,12 @@
 
 import sys
 
+if "snakemake" not in globals():  # run by hand: python workflow/scripts/gather_table.py --help
+    from _standalone import mock_snakemake
+
+    snakemake = mock_snakemake("gather_table", __doc__)
 sys.stderr = open(snakemake.log[0], "w")
 
-from actsparse.tables import concat_tables
+from actsparse.report.tables import concat_tables
 
 concat_tables(snakemake.input.parts, snakemake.output.table)

@@ -2,12 +2,17 @@
 
 import sys
 
+if "snakemake" not in globals():  # run by hand: python workflow/scripts/hard_swap.py --help
+    from _standalone import mock_snakemake
+
+    snakemake = mock_snakemake("hard_swap", __doc__)
 sys.stderr = open(snakemake.log[0], "w")
 
 import torch
 
-from actsparse.retrofit import hard_swap_rows, load_for_eval
-from actsparse.tables import write_table
+from actsparse.core.evaluate import load_for_eval
+from actsparse.methods.retrofit import hard_swap_rows
+from actsparse.report.tables import write_table
 
 torch.set_num_threads(snakemake.threads)
 cfg = snakemake.params.cfg

@@ -2,32 +2,24 @@
 
 import sys
 
+if "snakemake" not in globals():  # run by hand: python workflow/scripts/kernel_benchmark.py --help
+    from _standalone import mock_snakemake
+
+    snakemake = mock_snakemake("kernel_benchmark", __doc__)
 sys.stderr = open(snakemake.log[0], "w")
 
 from pathlib import Path
 
-from actsparse.kernel_bench import Layers, real_rows, synthetic_rows
-from actsparse.recording import record_ffn_inputs
-from actsparse.retrofit import load_for_eval
-from actsparse.tables import write_table
+from actsparse.core.evaluate import load_for_eval, record_ffn_inputs
+from actsparse.inference.benchmark import Layers, real_rows, synthetic_rows
+from actsparse.report.tables import write_table
 
 cfg = snakemake.params.cfg
 k = cfg["kernels"]
 rows = []
 for shape in k["shapes"]:
     print(f"synthetic {shape}", file=sys.stderr)
-    rows += synthetic_rows(
-        shape["d_model"],
-        shape["d_ffn"],
-        shape["n_layer"],
-        k["sparsities"],
-        k["threads"],
-        k["calls"],
-        k["warmup"],
-        k["block_ratio"],
-        k["batches"],
-        k["batch_sparsity"],
-    )
+    rows += synthetic_rows(shape, k)
 for path in snakemake.input.models:
     name = Path(path).stem
     print(f"real patterns of {name}", file=sys.stderr)

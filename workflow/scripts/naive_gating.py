@@ -2,12 +2,17 @@
 
 import sys
 
+if "snakemake" not in globals():  # run by hand: python workflow/scripts/naive_gating.py --help
+    from _standalone import mock_snakemake
+
+    snakemake = mock_snakemake("naive_gating", __doc__)
 sys.stderr = open(snakemake.log[0], "w")
 
 import torch
 
-from actsparse.retrofit import load_for_eval, naive_gating_row
-from actsparse.tables import write_table
+from actsparse.core.evaluate import load_for_eval
+from actsparse.methods.retrofit import naive_gating_row
+from actsparse.report.tables import write_table
 
 torch.set_num_threads(snakemake.threads)
 cfg, tau = snakemake.params.cfg, snakemake.params.tau

@@ -2,12 +2,16 @@
 
 import sys
 
+if "snakemake" not in globals():  # run by hand: python workflow/scripts/plot.py --help
+    from _standalone import mock_snakemake
+
+    snakemake = mock_snakemake("plot", __doc__)
 sys.stderr = open(snakemake.log[0], "w")
 
 from pathlib import Path
 
-from actsparse.plots import draw
-from actsparse.tables import read_table
+from actsparse.report.figures import draw
+from actsparse.report.tables import read_table
 
 tables = {Path(p).stem: read_table(p) for p in snakemake.input.tables}
 draw(

@@ -3,15 +3,19 @@ weights right after the ReLU swap, and of the relufied model after its fine-tune
 
 import sys
 
+if "snakemake" not in globals():  # run by hand: python workflow/scripts/preact.py --help
+    from _standalone import mock_snakemake
+
+    snakemake = mock_snakemake("preact", __doc__)
 sys.stderr = open(snakemake.log[0], "w")
 
 import torch
 
-from actsparse.checkpoint import load_model
-from actsparse.corpus import read_splits
-from actsparse.evaluate import window_starts
-from actsparse.preact import histogram_rows, preactivations
-from actsparse.tables import write_table
+from actsparse.analysis.preact import histogram_rows, preactivations
+from actsparse.core.checkpoint import load_model
+from actsparse.core.corpus import read_splits
+from actsparse.core.evaluate import window_starts
+from actsparse.report.tables import write_table
 
 torch.set_num_threads(snakemake.threads)
 cfg = snakemake.params.cfg

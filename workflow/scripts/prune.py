@@ -2,17 +2,21 @@
 
 import sys
 
+if "snakemake" not in globals():  # run by hand: python workflow/scripts/prune.py --help
+    from _standalone import mock_snakemake
+
+    snakemake = mock_snakemake("prune", __doc__)
 sys.stderr = open(snakemake.log[0], "w")
 
 import torch
 
-from actsparse.checkpoint import load_model, save_model
-from actsparse.config import config_hash
-from actsparse.corpus import read_splits
-from actsparse.finetune import add_matched
-from actsparse.pruning import prune_and_recover
-from actsparse.tables import write_table
-from actsparse.train import TrainConfig
+from actsparse.core.checkpoint import load_model, save_model
+from actsparse.core.config import config_hash
+from actsparse.core.corpus import read_splits
+from actsparse.core.train import RunContext, TrainConfig
+from actsparse.methods.finetune import add_matched
+from actsparse.methods.pruning import prune_and_recover
+from actsparse.report.tables import write_table
 
 torch.set_num_threads(snakemake.threads)
 cfg, ratio = snakemake.params.cfg, snakemake.params.ratio
@@ -25,8 +29,7 @@ rows = prune_and_recover(
     TrainConfig.for_stage(cfg, "prune"),
     ratio,
     structure,
-    ckpt_path=snakemake.params.checkpoint,
-    run_id=config_hash(job),
+    RunContext(snakemake.params.checkpoint, config_hash(job)),
 )
 rows = add_matched(rows, snakemake.input.control, cfg["prune"])
 variant = f"prune_{structure}_r{ratio:g}"

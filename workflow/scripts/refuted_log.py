@@ -2,12 +2,16 @@
 
 import sys
 
+if "snakemake" not in globals():  # run by hand: python workflow/scripts/refuted_log.py --help
+    from _standalone import mock_snakemake
+
+    snakemake = mock_snakemake("refuted_log", __doc__)
 sys.stderr = open(snakemake.log[0], "w")
 
 from pathlib import Path
 
-from actsparse.refuted import refuted_rows, render_markdown
-from actsparse.tables import read_table, write_table
+from actsparse.report.refuted import refuted_rows, render_markdown
+from actsparse.report.tables import read_table, write_table
 
 cfg = snakemake.params.cfg
 tables = {k: read_table(v) for k, v in snakemake.input.items()}

@@ -4,41 +4,43 @@ thresholds evaluated on the result."""
 
 import sys
 
+if "snakemake" not in globals():  # run by hand: python workflow/scripts/relufy_finetune.py --help
+    from _standalone import mock_snakemake
+
+    snakemake = mock_snakemake("relufy_finetune", __doc__)
 sys.stderr = open(snakemake.log[0], "w")
 
 import torch
 
-from actsparse.checkpoint import load_model, save_model
-from actsparse.config import config_hash
-from actsparse.corpus import read_splits
-from actsparse.finetune import add_matched
-from actsparse.relufy import fatrelu_rows, relufy_finetune
-from actsparse.schedules import L1Schedule
-from actsparse.tables import write_table
-from actsparse.train import TrainConfig
+from actsparse.core.checkpoint import load_model, save_model
+from actsparse.core.config import config_hash
+from actsparse.core.corpus import read_splits
+from actsparse.core.train import RunContext, TrainConfig
+from actsparse.methods.finetune import add_matched
+from actsparse.methods.relufy import relufy_finetune, relufy_rows
+from actsparse.methods.schedules import L1Schedule
+from actsparse.report.tables import write_table
 
 torch.set_num_threads(snakemake.threads)
 cfg = snakemake.params.cfg
 schedule = L1Schedule.from_dict(snakemake.params.schedule)
+fat_thresholds = snakemake.params.fat_thresholds
 job = {**cfg, "schedule": schedule.to_dict()}
 tcfg = TrainConfig.for_stage(cfg, "relufy")
 splits = read_splits(snakemake.input)
 model, _ = load_model(snakemake.input.model)
-ce_dense, rows = relufy_finetune(
-    model, splits, tcfg, schedule, ckpt_path=snakemake.params.checkpoint, run_id=config_hash(job)
-)
+run = RunContext(snakemake.params.checkpoint, config_hash(job))
+ce_dense, rows = relufy_finetune(model, splits, tcfg, schedule, run=run)
 variant = f"relufy_{schedule.name}"
-save_model(model, snakemake.output.model, {"variant": variant, "config_hash": config_hash(job)})
+save_model(model, snakemake.output.model, {"variant": variant, "config_hash": run.run_id})
 base = {
     "activation": "relu",
     "lam": schedule.peak,
     "schedule": schedule.name,
     "ramp": schedule.ramp,
 }
-rows = [{"variant": variant, **base, **r} for r in rows]
-fat_thresholds = snakemake.params.fat_thresholds
-for r in fatrelu_rows(model, splits["val"], tcfg, fat_thresholds, ce_dense):
-    t = r["fat_threshold"]
-    rows.append({"variant": f"{variant}_fat{t:g}", **base, "activation": "fatrelu", **r})
-rows = add_matched(rows, snakemake.input.control, cfg["relufy"])
+fat = (splits["val"], tcfg, fat_thresholds, ce_dense)
+rows = add_matched(
+    relufy_rows(model, rows, variant, base, fat), snakemake.input.control, cfg["relufy"]
+)
 write_table("relufy", rows, snakemake.output.part, {**job, "fat_thresholds": fat_thresholds})

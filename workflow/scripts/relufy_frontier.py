@@ -3,11 +3,15 @@ Pareto front, and the best pick the combined_best rule takes."""
 
 import sys
 
+if "snakemake" not in globals():  # run by hand: python workflow/scripts/relufy_frontier.py --help
+    from _standalone import mock_snakemake
+
+    snakemake = mock_snakemake("relufy_frontier", __doc__)
 sys.stderr = open(snakemake.log[0], "w")
 
-from actsparse.frontier import frontier_rows
-from actsparse.schedules import relufy_schedules
-from actsparse.tables import read_table, write_table
+from actsparse.methods.frontier import frontier_rows
+from actsparse.methods.schedules import relufy_schedules
+from actsparse.report.tables import read_table, write_table
 
 cfg = snakemake.params.cfg
 rows = frontier_rows(

@@ -2,16 +2,18 @@
 
 import sys
 
+if "snakemake" not in globals():  # run by hand: python workflow/scripts/results_page.py --help
+    from _standalone import mock_snakemake
+
+    snakemake = mock_snakemake("results_page", __doc__)
 sys.stderr = open(snakemake.log[0], "w")
 
 from pathlib import Path
 
-from actsparse.claims import render_results_page
-from actsparse.tables import read_table
+from actsparse.report.results_page import claims_records, render_results_page
+from actsparse.report.tables import read_table
 
 cfg = snakemake.params.cfg
-claims = read_table(snakemake.input.claims).to_dict("records")
-for r in claims:  # Parquet hands lists back as arrays
-    r["ours_series"] = None if r["ours_series"] is None else list(r["ours_series"])
+claims = claims_records(read_table(snakemake.input.claims))
 page = render_results_page(claims, cfg["run_name"], snakemake.params.figures)
 Path(snakemake.output.md).write_text(page)

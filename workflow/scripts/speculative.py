@@ -3,16 +3,20 @@ from the relufied model's measured s_agg(gamma), by RSB's Theorems 1-2, per c an
 
 import sys
 
+if "snakemake" not in globals():  # run by hand: python workflow/scripts/speculative.py --help
+    from _standalone import mock_snakemake
+
+    snakemake = mock_snakemake("speculative", __doc__)
 sys.stderr = open(snakemake.log[0], "w")
 
 import torch
 
-from actsparse.aggregated import prompt_active_sets, window_rows
-from actsparse.checkpoint import load_model
-from actsparse.corpus import read_splits
-from actsparse.flops import dense_flops
-from actsparse.speculative import formula_rows
-from actsparse.tables import write_table
+from actsparse.analysis.aggregated import prompt_active_sets, window_rows
+from actsparse.analysis.speculative_theory import formula_rows
+from actsparse.core.checkpoint import load_model
+from actsparse.core.corpus import read_splits
+from actsparse.metrics.flops import dense_flops
+from actsparse.report.tables import write_table
 
 torch.set_num_threads(snakemake.threads)
 cfg = snakemake.params.cfg

@@ -3,16 +3,21 @@ n-gram draft, dense vs sparse verification, beside RSB's Theorems 1-2."""
 
 import sys
 
+if (
+    "snakemake" not in globals()
+):  # run by hand: python workflow/scripts/speculative_decode.py --help
+    from _standalone import mock_snakemake
+
+    snakemake = mock_snakemake("speculative_decode", __doc__)
 sys.stderr = open(snakemake.log[0], "w")
 
 import torch
 
-from actsparse.checkpoint import load_model
-from actsparse.corpus import read_split
-from actsparse.draft import NgramDraft
-from actsparse.flops import dense_flops
-from actsparse.speculative_decode import measured_rows
-from actsparse.tables import write_table
+from actsparse.core.checkpoint import load_model
+from actsparse.core.corpus import read_split
+from actsparse.inference.speculative_decoding import NgramDraft, measured_rows
+from actsparse.metrics.flops import dense_flops
+from actsparse.report.tables import write_table
 
 cfg = snakemake.params.cfg
 s = cfg["speculative_decode"]

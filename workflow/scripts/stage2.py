@@ -4,38 +4,35 @@ the same budget): input sparsity of QKV, up and down, FLOPs per byte, quality.""
 
 import sys
 
+if "snakemake" not in globals():  # run by hand: python workflow/scripts/stage2.py --help
+    from _standalone import mock_snakemake
+
+    snakemake = mock_snakemake("stage2", __doc__)
 sys.stderr = open(snakemake.log[0], "w")
 
 import torch
 
-from actsparse.checkpoint import load_model, save_model
-from actsparse.config import config_hash
-from actsparse.corpus import read_splits
-from actsparse.evaluate import window_starts
-from actsparse.finetune import add_matched
-from actsparse.relufication import stage2_finetune, stage_row
-from actsparse.tables import write_table
-from actsparse.train import TrainConfig
+from actsparse.core.checkpoint import load_model, save_model
+from actsparse.core.config import config_hash
+from actsparse.core.corpus import read_splits
+from actsparse.core.train import RunContext, TrainConfig
+from actsparse.methods.finetune import add_matched
+from actsparse.methods.relufy import stage2_finetune, stage2_rows
+from actsparse.report.tables import write_table
 
 torch.set_num_threads(snakemake.threads)
 cfg = snakemake.params.cfg
 tcfg = TrainConfig.for_stage(cfg, "relufy")
 splits = read_splits(snakemake.input)
-val = splits["val"]
 model, _ = load_model(snakemake.input.dense)
-starts = list(window_starts(len(val), model.cfg.block_size, cfg["stage2"]["windows"]))
-ce_dense, rows = stage2_finetune(model, splits, tcfg, snakemake.params.checkpoint, config_hash(cfg))
-rows = [{"variant": "stage2", **r} for r in rows]
-rows.append(
-    {"variant": "stage2", "step": tcfg.steps, **stage_row(model, val, starts, tcfg, ce_dense)}
-)
+run = RunContext(snakemake.params.checkpoint, config_hash(cfg))
+ce_dense, rows = stage2_finetune(model, splits, tcfg, run)
 stage1, _ = load_model(snakemake.input.stage1)
-rows.append(
-    {"variant": "stage1", "step": tcfg.steps, **stage_row(stage1, val, starts, tcfg, ce_dense)}
-)
+windows = cfg["stage2"]["windows"]
+rows = stage2_rows(model, stage1, rows, splits["val"], windows, tcfg, ce_dense)
 rows = [
     {"activation": "relu", "lam": 0.0, **r}
     for r in add_matched(rows, snakemake.input.control, cfg["relufy"])
 ]
-save_model(model, snakemake.output.model, {"variant": "stage2", "config_hash": config_hash(cfg)})
+save_model(model, snakemake.output.model, {"variant": "stage2", "config_hash": run.run_id})
 write_table("stage2", rows, snakemake.output.table, cfg)

@@ -2,13 +2,17 @@
 
 import sys
 
+if "snakemake" not in globals():  # run by hand: python workflow/scripts/train_dense.py --help
+    from _standalone import mock_snakemake
+
+    snakemake = mock_snakemake("train_dense", __doc__)
 sys.stderr = open(snakemake.log[0], "w")
 
 import torch
 
-from actsparse.corpus import read_split
-from actsparse.dense import train_dense
-from actsparse.tables import write_table
+from actsparse.core.corpus import read_split
+from actsparse.methods.dense import train_dense
+from actsparse.report.tables import write_table
 
 torch.set_num_threads(snakemake.threads)
 cfg = snakemake.params.cfg

@@ -1,0 +1,270 @@
+"""Sparse FFN kernels (C++, AVX-512 with a portable fallback), compiled once and cached.
+
+The extension is built with torch.utils.cpp_extension the first time it is used, in
+`<cache>/torch_extensions/<source digest>/`, so an edited kernel rebuilds and an unchanged
+one loads in milliseconds. Weights are prepared once into the layouts the kernels read:
+W_down transposed to [F, D] (one contiguous row per neuron), and for 1x16-block-pruned
+weights a per-neuron list of nonzero blocks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+
+import torch
+
+from actsparse.core.corpus import default_cache_dir
+
+CSRC = Path(__file__).with_name("csrc")
+SOURCES = [CSRC / "sparse_ffn.cpp", CSRC / "decode_engine.cpp", CSRC / "up_screen.cpp"]
+BLOCK = 16
+DOWN_STRATEGIES = {"auto": 0, "tiles": 1, "rows": 2}
+BLOCK_STRATEGIES = {"auto": 0, "group": 1, "rows": 2, "interleave": 3}
+
+
+class KernelBuildError(RuntimeError):
+    """The C++ kernels could not be compiled or loaded."""
+
+
+@cache
+def extension() -> ModuleType:
+    """Compile (first call) or load the cached extension."""
+    from torch.utils import cpp_extension
+
+    compiler = os.environ.get("CXX", "c++")
+    if shutil.which(compiler) is None:
+        raise KernelBuildError(
+            f"the sparse kernels need a C++ compiler and '{compiler}' is not on PATH "
+            f"(Debian: apt-get install g++, or set CXX)"
+        )
+    try:
+        cpp_extension.verify_ninja_availability()
+    except RuntimeError as e:
+        raise KernelBuildError(f"the sparse kernels need ninja (pip install ninja): {e}") from e
+    # The build directory is keyed by the sources and by where they are: ninja records
+    # absolute paths, so two checkouts sharing one directory rebuild each other's objects
+    # on every switch (the test suite's workflow copies did, a minute or two each time).
+    h = hashlib.sha256(str(CSRC.resolve()).encode())
+    for f in sorted(CSRC.iterdir()):
+        h.update(f.name.encode() + f.read_bytes())
+    digest = h.hexdigest()[:12]
+    build = default_cache_dir() / "torch_extensions" / digest
+    build.mkdir(parents=True, exist_ok=True)
+    try:
+        return cpp_extension.load(
+            name=f"actsparse_kernels_{digest}",
+            sources=[str(f) for f in SOURCES],
+            extra_cflags=["-O3", "-fopenmp"],
+            extra_include_paths=[str(CSRC)],
+            extra_ldflags=["-fopenmp"],
+            build_directory=str(build),
+            verbose=False,
+        )
+    except (RuntimeError, OSError, ImportError) as e:
+        raise KernelBuildError(f"building the sparse kernels in {build} failed: {e}") from e
+
+
+def has_avx512() -> bool:
+    return bool(extension().has_avx512())
+
+
+_NO_BIAS = torch.empty(0)  # one shared empty tensor: a new one per call costs ~1 us
+
+
+def _bias(b: torch.Tensor | None) -> torch.Tensor:
+    return b.contiguous() if b is not None else _NO_BIAS
+
+
+def transpose_down(w_down: torch.Tensor) -> torch.Tensor:
+    """nn.Linear's c_proj.weight [D, F] -> the kernels' [F, D], one row per neuron."""
+    return w_down.detach().t().contiguous().float()
+
+
+def sparse_down(
+    a: torch.Tensor,
+    wt: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    threads: int = 1,
+    portable: bool = False,
+    strategy: str = "auto",
+) -> torch.Tensor:
+    """y = wt.T @ a + bias for a mostly-zero a [F]; wt from `transpose_down`.
+
+    strategy: "tiles" keeps 128 output columns in registers and passes over the active rows
+    once per tile; "rows" streams the active rows whole, 16 per pass over y held in L1, with
+    the rows 16 further on prefetched into L2; "auto" is rows, which the kernel_benchmark
+    stage measured as fastest or level at both shapes and every sparsity (it times both).
+    """
+    code = DOWN_STRATEGIES[strategy]
+    return extension().sparse_down(a.contiguous(), wt, _bias(bias), threads, portable, code)
+
+
+def sparse_down_batch(
+    A: torch.Tensor,
+    wt: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    threads: int = 1,
+    portable: bool = False,
+) -> torch.Tensor:
+    """Y = A @ wt + bias for A [B <= 8, F]: one pass over the union of active neurons."""
+    return extension().sparse_down_batch(A.contiguous(), wt, _bias(bias), threads, portable)
+
+
+def up_indexed(
+    x: torch.Tensor,
+    w_up: torch.Tensor,
+    bias: torch.Tensor | None,
+    idx: torch.Tensor,
+    relu: bool = True,
+    threads: int = 1,
+    portable: bool = False,
+) -> torch.Tensor:
+    """h[i] = act(w_up[i] . x + b[i]) for i in idx, 0 elsewhere (w_up is c_fc.weight [F, D])."""
+    return extension().up_indexed(
+        x.contiguous(),
+        w_up,
+        _bias(bias),
+        idx.to(torch.int64).contiguous(),
+        relu,
+        threads,
+        portable,
+    )
+
+
+@dataclass(frozen=True)
+class BlockSparse:
+    """Wt [F, D] pruned in 1x16 blocks along D, stored per neuron row as nonzero blocks."""
+
+    row_ptr: torch.Tensor  # [F + 1] int64
+    block_col: torch.Tensor  # [nnzb] int32: block index along D
+    values: torch.Tensor  # [nnzb, 16] float32, zero past D
+    d: int
+    # [F] int64, bit c set where the row keeps block c (D <= 1024; empty otherwise): lets
+    # the kernel sum a group of rows per pass over y, branch-free
+    masks: torch.Tensor = torch.empty(0, dtype=torch.int64)
+
+    @property
+    def density(self) -> float:
+        n_rows = self.row_ptr.numel() - 1
+        return self.block_col.numel() / (n_rows * -(-self.d // BLOCK))
+
+    @classmethod
+    def from_dense(cls, wt: torch.Tensor) -> BlockSparse:
+        """Pack every 1x16 block of wt that has a nonzero entry."""
+        f, d = wt.shape
+        n_blocks = -(-d // BLOCK)
+        padded = torch.zeros(f, n_blocks * BLOCK, dtype=torch.float32)
+        padded[:, :d] = wt
+        blocks = padded.view(f, n_blocks, BLOCK)
+        keep = (blocks != 0).any(dim=-1)  # [F, n_blocks]
+        row_ptr = torch.zeros(f + 1, dtype=torch.int64)
+        row_ptr[1:] = keep.sum(dim=1).cumsum(0)
+        rows, cols = keep.nonzero(as_tuple=True)
+        masks = torch.empty(0, dtype=torch.int64)
+        if n_blocks <= 64:  # bit c = 2**c, summed per row; bit 63 wraps to the sign bit
+            bits = torch.ones(n_blocks, dtype=torch.int64) << torch.arange(n_blocks)
+            masks = (keep.to(torch.int64) * bits).sum(dim=1).contiguous()
+        return cls(
+            row_ptr,
+            cols.to(torch.int32).contiguous(),
+            blocks[rows, cols].contiguous(),
+            d,
+            masks,
+        )
+
+
+def block_sparse_down(
+    a: torch.Tensor,
+    w: BlockSparse,
+    bias: torch.Tensor | None = None,
+    threads: int = 1,
+    portable: bool = False,
+    strategy: str = "auto",
+) -> torch.Tensor:
+    """y = Wt.T @ a + bias touching only active neurons' nonzero 1x16 blocks.
+
+    strategy: "rows" adds one active row at a time, each kept block into its columns of
+    y, found from its column index; "interleave" streams 16 active rows side by side,
+    block j of each before block j + 1, the columns read from the row masks; "group" sums
+    8 rows per pass over y, every block column at once, a masked load of zeros where a row
+    keeps no block. The last two need the masks (D <= 1024) and are rows without them.
+    "auto" is interleave, which the kernel_benchmark stage measured fastest (it times all).
+    """
+    return extension().block_sparse_down(
+        a.contiguous(),
+        w.row_ptr,
+        w.block_col,
+        w.values,
+        w.masks,
+        w.d,
+        _bias(bias),
+        threads,
+        portable,
+        BLOCK_STRATEGIES[strategy],
+    )
+
+
+@dataclass(frozen=True)
+class UpScreen:
+    """An int8 copy of W_up [F, D] (a scale per row) and the per-row factors of the
+    screen's error bound.
+
+    The screen (csrc/up_screen.cpp) reads it to find the neurons of a ReLU-type FFN whose
+    pre-activation may exceed the activation's threshold, at a quarter of the bytes of the
+    fp32 up projection; every neuron it leaves out is certainly zero, so an engine computes
+    only the kept rows (exactly, in fp32) and still matches the dense path bit for bit.
+    """
+
+    q: torch.Tensor  # [F, D] int8: round(W[o] / scale[o]), in [-127, 127]
+    qsum: torch.Tensor  # [F] int32: sum of q[o] (the kernel feeds x as unsigned p + 128)
+    # [3, F] float32: scale = max|W[o]| / 127; c1 = gamma |W[o]| + |W[o] - scale q[o]| and
+    # c2 = |scale q[o]| (2-norms, gamma = D u / (1 - D u)), both rounded up
+    factors: torch.Tensor
+
+    @classmethod
+    def from_weight(cls, w_up: torch.Tensor) -> UpScreen:
+        w = w_up.detach().float().contiguous()
+        peak = w.abs().amax(dim=1)
+        scale = torch.where(peak > 0, peak / 127, torch.ones_like(peak))
+        q = torch.round(w / scale[:, None]).clamp(-127, 127)
+        w64, deq = w.double(), q.double() * scale.double()[:, None]  # what the kernel means
+        u = 2.0**-24
+        gamma = w.shape[1] * u / (1 - w.shape[1] * u)
+        c1 = gamma * w64.norm(dim=1) + (w64 - deq).norm(dim=1)
+        c2 = deq.norm(dim=1)
+        return cls(
+            q.to(torch.int8).contiguous(),
+            q.sum(dim=1).to(torch.int32).contiguous(),
+            torch.stack([scale, _round_up(c1), _round_up(c2)]).contiguous(),
+        )
+
+
+def _round_up(v: torch.Tensor) -> torch.Tensor:
+    """float64 -> the float32 at or above it: a bound must not shrink in the cast."""
+    f = v.float()
+    return torch.where(f.double() < v, torch.nextafter(f, torch.tensor(float("inf"))), f)
+
+
+def up_screen(
+    x: torch.Tensor,
+    screen: UpScreen,
+    bias: torch.Tensor | None = None,
+    thresh: float = 0.0,
+    portable: bool = False,
+) -> torch.Tensor:
+    """The neurons (int32, ascending) whose W_up[o] . x + b[o] may exceed thresh."""
+    return extension().up_screen(
+        x.float().contiguous(),
+        screen.q,
+        screen.qsum,
+        screen.factors,
+        _bias(bias),
+        thresh,
+        portable,
+    )

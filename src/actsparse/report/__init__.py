@@ -1,0 +1,1 @@
+"""Tables, the claims ledger, the refuted log, the results page and the figures."""

@@ -1,0 +1,355 @@
+"""Parquet tables: every schema defined here, once.
+
+Tables are the interface between stages and plots. Each row carries `run_name`,
+`config_hash` and `seed`, and the file's metadata holds the full config subset the
+stage ran with, so any number can be traced back to the knobs that produced it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from actsparse.core.checkpoint import atomic_write
+from actsparse.core.config import config_hash
+
+ROW_STAMP = [
+    pa.field("run_name", pa.string(), nullable=False),
+    pa.field("config_hash", pa.string(), nullable=False),
+    pa.field("seed", pa.int64(), nullable=False),
+    pa.field("variant", pa.string(), nullable=False),
+]
+
+
+def _schema(*fields: tuple[str, pa.DataType]) -> pa.Schema:
+    return pa.schema(ROW_STAMP + [pa.field(n, t) for n, t in fields])
+
+
+F64, I64, STR, BOOL = pa.float64(), pa.int64(), pa.string(), pa.bool_()
+
+# A quality-and-sparsity trajectory: row_type "curve" (step 0 = right after the change,
+# before any update), "layer" (per-layer act_sparsity at the end), or "final".
+FINETUNE = (
+    ("row_type", STR),
+    ("step", I64),
+    ("layer", I64),
+    ("ce", F64),
+    ("delta_ce", F64),
+    ("rel_ce", F64),
+    ("delta_ce_matched", F64),  # against the compute-matched dense control (dense_control)
+    ("train_ce", F64),
+    ("act_sparsity", F64),
+    ("weight_sparsity", F64),
+    ("activation", STR),
+    ("lam", F64),  # the L1 coefficient; for a ramped schedule, its peak
+    ("shift", F64),  # b of shifted ReLU(x - b)
+    ("schedule", STR),  # the L1 schedule's name (relufy: lam<x> for a constant lam)
+    ("ramp", STR),  # constant | linear | stepwise
+    ("fat_threshold", F64),  # FATReLU T applied after the fine-tune (null: plain ReLU)
+    ("structure", STR),
+    ("ratio", F64),
+)
+
+# Speculative decoding speedups (RSB Appendix C), by the formula or measured: kind is
+# aggregated | random | standard | aggregated_down; source formula | measured.
+SPECULATIVE = (
+    ("kind", STR),
+    ("source", STR),
+    ("c", F64),
+    ("alpha", F64),
+    ("gamma", I64),
+    ("s_agg", F64),
+    ("speedup_vs_standard", F64),
+    ("speedup_vs_autoregressive", F64),
+)
+
+SCHEMAS: dict[str, pa.Schema] = {
+    # One row per split of the corpus.
+    "corpus": _schema(
+        ("source", STR),
+        ("origin", STR),
+        ("sha256", STR),  # of the whole corpus
+        ("total_bytes", I64),
+        ("split", STR),
+        ("split_bytes", I64),
+        ("split_sha256", STR),
+    ),
+    # row_type: "curve" (one per evaluation during training, split=val), "eval" (final
+    # model on val and test), "reference" (a real compressor on the test split).
+    "train_dense": _schema(
+        ("row_type", STR),
+        ("split", STR),
+        ("step", I64),
+        ("ce", F64),
+        ("bpb", F64),
+        ("train_ce", F64),
+        ("lr", F64),
+        ("act_sparsity", F64),
+        ("n_bytes", I64),
+        ("bytes_per_s", F64),  # eval rows: inference; reference rows: compression
+        ("train_bytes_per_s", F64),
+        ("wall_s", F64),
+        ("compressed_bytes", I64),
+    ),
+    # row_type "layer" (layer set) and "mean" (layer null) per tau; "energy_curve".
+    "dense_stats": _schema(
+        ("row_type", STR),
+        ("layer", I64),
+        ("tau", F64),
+        ("frac_active_tau", F64),
+        ("energy95_width", F64),
+        ("width_frac", F64),
+        ("energy_frac", F64),
+    ),
+    # One row per tau; down_flops_saved is the share of the down projection a kernel skips.
+    "naive_gating": _schema(
+        ("tau", F64),
+        ("ce", F64),
+        ("delta_ce", F64),
+        ("rel_ce", F64),
+        ("act_sparsity", F64),
+        ("down_flops_saved", F64),
+        ("model_flops_saved", F64),
+        ("max_rel_ce", F64),
+        ("within_budget", BOOL),
+    ),
+    "hard_swap": _schema(*FINETUNE),
+    "dense_control": _schema(*FINETUNE),
+    "relufy": _schema(*FINETUNE),
+    "scratch": _schema(*FINETUNE),
+    "prune": _schema(*FINETUNE),
+    "combined": _schema(*FINETUNE, ("rel_ppl", F64)),
+    # One row per relufy end point (each L1 schedule, each FATReLU threshold on it) against
+    # the compute-matched control; `best` is the one combined_best takes (frontier.pick_best).
+    "relufy_frontier": _schema(
+        ("schedule", STR),
+        ("ramp", STR),
+        ("peak", F64),  # the L1 coefficient's peak (a constant schedule: its lam)
+        ("stages", I64),
+        ("ramp_frac", F64),
+        ("mean_lam", F64),  # the coefficient averaged over the fine-tune's steps
+        ("fat_threshold", F64),
+        ("act_sparsity", F64),
+        ("ce", F64),
+        ("delta_ce", F64),
+        ("delta_ce_matched", F64),
+        ("on_front", BOOL),
+        ("best", BOOL),
+    ),
+    # Per variant and accounting (ideal | exact): FLOPs per byte.
+    "flops": _schema(
+        ("accounting", STR),
+        ("act_sparsity", F64),
+        ("weight_sparsity", F64),
+        ("attention_flops", F64),
+        ("ffn_up_flops", F64),
+        ("ffn_down_flops", F64),
+        ("head_flops", F64),
+        ("ffn_flops", F64),
+        ("total_flops", F64),
+        ("ffn_frac_of_dense", F64),
+        ("ffn_speedup", F64),
+        ("total_frac_of_dense", F64),
+    ),
+    # One row per timed kernel configuration (kernel_benchmark); speed is measured here,
+    # never asserted in a test.
+    "kernels": _schema(
+        ("kernel", STR),
+        ("pattern", STR),  # synthetic | real
+        ("model", STR),  # real patterns: the model whose activations and weights were used
+        ("strategy", STR),
+        ("d_model", I64),
+        ("d_ffn", I64),
+        ("n_layer", I64),
+        ("threads", I64),
+        ("batch", I64),
+        ("sparsity", F64),  # target (synthetic)
+        ("density", F64),  # measured fraction of active neurons (union for batches)
+        ("weight_sparsity", F64),
+        ("latency_us_median", F64),
+        ("latency_us_p10", F64),
+        ("latency_us_p90", F64),
+        ("dense_latency_us", F64),
+        ("dense_impl", STR),
+        ("speedup_vs_dense", F64),
+        ("ideal_speedup", F64),
+        ("fraction_of_ideal", F64),
+    ),
+    # One row per (model, FFN path) of the decode engine; batch 1, KV cache, greedy.
+    "decode": _schema(
+        ("model", STR),
+        ("path", STR),  # dense | sparse | block_sparse | screened (ReLU-type models)
+        ("threads", I64),
+        ("n_new", I64),
+        ("bytes_per_s", F64),
+        ("speedup_vs_dense_path", F64),
+        ("act_sparsity", F64),
+        ("up_rows_computed", F64),  # fraction of W_up rows computed in fp32 (screened: < 1)
+        ("greedy_identical", BOOL),  # same bytes as the dense path of the same model
+    ),
+    # RSB Fig. 2: from-scratch models with x * sigmoid(beta x) (beta = inf: ReLU).
+    "activation_family": _schema(*FINETUNE, ("beta", F64)),
+    # RSB Fig. 8: shifted ReLU fine-tuned like the plain ReLU (compare relufy_lam0).
+    "shifted_relu": _schema(*FINETUNE),
+    # RSB Fig. 3 / Table 1: stage 1 (FFN ReLU) and stage 2 (+ ReLU after the norms).
+    "stage2": _schema(
+        *FINETUNE,
+        ("qkv_in_sparsity", F64),
+        ("up_in_sparsity", F64),
+        ("down_in_sparsity", F64),
+        ("flops_per_byte", F64),  # every projection skipping its zero inputs
+        ("flops_frac_of_dense", F64),
+    ),
+    # RSB Fig. 7c: ce after a prompt with alternate gamma-byte windows restricted to the
+    # previous window's active neurons (reuse), a random set of that size, or neither.
+    "reuse": _schema(
+        ("gamma", I64),
+        ("kind", STR),
+        ("ce", F64),
+        ("ppl", F64),
+        ("kept_frac", F64),  # mean fraction of neurons allowed in the restricted windows
+    ),
+    # RSB Fig. 7a,b: per layer and prompt length t, the fraction of FFN neurons not yet used
+    # (kind "observed", averaged over prompts) and the random baseline s_i^t (kind "random").
+    "aggregated": _schema(
+        ("layer", I64),
+        ("t", I64),
+        ("kind", STR),
+        ("unused_frac", F64),
+        ("act_sparsity", F64),  # the layer's mean per-byte sparsity s_i
+    ),
+    # RSB Theorems 1-2 from the measured s_agg(gamma); kind aggregated | random | standard |
+    # aggregated_down (sparsity cuts only the down projection's share of the pass; s_agg is
+    # then the effective fraction skipped).
+    "speculative": _schema(
+        *SPECULATIVE,  # source: formula (the measured run is table speculative_decode)
+        ("optimal", BOOL),  # the gamma maximising speedup_vs_autoregressive for kind, c, alpha
+    ),
+    # RSB Sec. 5.2 measured: an n-gram draft, the relufied target verifying with a dense
+    # (kind standard) or sparse (kind aggregated) FFN; wall-clock beside Theorems 1-2 fed
+    # with the measured c, alpha and s_agg (the union sparsity of the verification passes).
+    "speculative_decode": _schema(
+        *SPECULATIVE,  # source: measured
+        ("optimal", BOOL),  # the gamma with the best measured speedup_vs_autoregressive
+        ("predicted_speedup_vs_standard", F64),
+        ("predicted_speedup_vs_autoregressive", F64),
+        ("bytes_per_s", F64),
+        ("autoregressive_bytes_per_s", F64),  # the dense path, byte by byte
+        ("accepted_per_round", F64),
+        ("greedy_identical", BOOL),  # output equals the autoregressive greedy output
+    ),
+    # RSB Fig. 5: binned FFN pre-activation densities per layer (variant: dense | swapped |
+    # relufied).
+    "preact": _schema(
+        ("layer", I64),
+        ("bin_lo", F64),
+        ("bin_hi", F64),
+        ("density", F64),
+        ("frac_above_zero", F64),
+    ),
+    # One row per seed claim (variant = the claim's id in config/claims.yaml).
+    "claims": _schema(
+        ("seed_file", STR),
+        ("section", STR),
+        ("claim", STR),
+        ("seed_value", F64),
+        ("ours", F64),
+        ("ours_series", pa.list_(F64)),  # for order claims: our values in order
+        ("unit", STR),
+        ("verdict", STR),  # reproduced | shape holds | not reproduced | no data | not run
+        ("rule", STR),
+        ("why", STR),
+        ("scale_dependent", BOOL),
+        ("figure", STR),
+        ("source_table", STR),
+    ),
+    # One row per approach tried: its headline numbers, the bar, and the verdict.
+    "refuted": _schema(
+        ("stage", STR),
+        ("act_sparsity", F64),
+        ("weight_sparsity", F64),
+        ("delta_ce", F64),
+        ("rel_ce", F64),
+        ("saving", F64),
+        ("bar", STR),
+        ("refuted", BOOL),
+        ("why", STR),
+    ),
+}
+
+
+class TableError(ValueError):
+    """Rows do not fit the table's schema."""
+
+
+def write_table(
+    name: str, rows: Sequence[Mapping[str, Any]], path: str | Path, cfg: Mapping[str, Any]
+) -> pa.Table:
+    """Write rows (dicts) to Parquet under the named schema, stamped with their provenance.
+
+    cfg is the config subset the stage ran with; it must hold run_name and seed. Its hash
+    goes on every row, the whole subset into the file's metadata. Unknown columns are an error.
+    """
+    if name not in SCHEMAS:
+        raise TableError(f"no schema for table {name!r}; known: {sorted(SCHEMAS)}")
+    schema = SCHEMAS[name]
+    extra = {k for r in rows for k in r} - set(schema.names)
+    if extra:
+        raise TableError(f"table {name!r} has no column(s) {sorted(extra)}")
+    stamp = {"run_name": cfg["run_name"], "config_hash": config_hash(cfg), "seed": cfg["seed"]}
+    meta = {
+        "actsparse.table": name,
+        "actsparse.params": json.dumps(cfg, sort_keys=True, default=str),
+    }
+    table = pa.Table.from_pylist([{**stamp, **r} for r in rows], schema=schema.with_metadata(meta))
+    atomic_write(path, lambda f: pq.write_table(table, f))
+    return table
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    return pd.read_parquet(path)
+
+
+def table_params(path: str | Path) -> dict[str, Any]:
+    """The config subset recorded in a table's metadata."""
+    meta = pq.read_schema(path).metadata or {}
+    return json.loads(meta.get(b"actsparse.params", b"{}"))
+
+
+def concat_tables(parts: Sequence[str | Path], path: str | Path) -> pa.Table:
+    """One table from sweep parts of the same schema; each part keeps its own provenance."""
+    tables = [pq.read_table(p) for p in parts]
+    if not tables:
+        raise TableError(f"no parts to gather into {path}")
+    table = pa.concat_tables(tables)
+    params = [json.loads((t.schema.metadata or {}).get(b"actsparse.params", b"{}")) for t in tables]
+    meta = {
+        **(tables[0].schema.metadata or {}),
+        b"actsparse.params": json.dumps(params, sort_keys=True).encode(),
+    }
+    table = table.replace_schema_metadata(meta)
+    atomic_write(path, lambda f: pq.write_table(table, f))
+    return table
+
+
+# Reading stage tables back: the end point of every variant, the way every consumer
+# (FLOP accounting, the refuted log, figures) needs it, defined once.
+def end_points(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per variant: its "final" row, or else its last "curve" row."""
+    final = df[df.row_type == "final"]
+    curve = df[(df.row_type == "curve") & ~df.variant.isin(final.variant)]
+    last = curve.sort_values("step").groupby("variant", sort=False).tail(1)
+    return pd.concat([final, last]).set_index("variant", drop=False).sort_index()
+
+
+def layer_sparsity(df: pd.DataFrame) -> pd.DataFrame:
+    """Per-layer act_sparsity at the end of each variant: variant x layer."""
+    layers = df[df.row_type == "layer"]
+    last = layers[layers.step == layers.groupby("variant").step.transform("max")]
+    return last.pivot_table(index="variant", columns="layer", values="act_sparsity")
