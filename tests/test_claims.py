@@ -42,8 +42,20 @@ TABLES = {
 }
 
 
-def claim(ours, rule, seed_value=None):
-    c = {"id": "c", "seed": SEEDS[0], "section": "s", "claim": "x", "ours": ours, "verdict": rule}
+DIRECTION = {"sense": "two-sided", "why": "a test claim, either way"}
+
+
+def claim(ours, rule, seed_value=None, **extra):
+    c = {
+        "id": "c",
+        "seed": SEEDS[0],
+        "section": "s",
+        "claim": "x",
+        "ours": ours,
+        "verdict": rule,
+        "direction": DIRECTION,
+        **extra,
+    }
     return c if seed_value is None else {**c, "seed_value": seed_value}
 
 
@@ -199,3 +211,94 @@ def test_every_figure_has_a_report_caption():
     for fig in FIGURES:
         caption = REPO / "workflow/report/figures" / f"{fig}.rst"
         assert caption.exists() and len(caption.read_text()) > 80, fig
+
+
+def test_a_derived_claim_takes_its_parents_verdict():
+    frac = claim({**END, "value": "act_sparsity"}, {"rule": "within_rel", "tol": 0.01}, 0.5)
+    inverse = {**END, "value": "act_sparsity", "transform": "complement"}
+    speedup = claim(inverse, {"rule": "within_abs", "tol": 1.0}, 0.12, id="d", derived_from="c")
+    rows = {r["variant"]: r for r in claims_rows([frac, speedup], TABLES)}
+    assert rows["c"]["verdict"] == "not reproduced"  # 0.88 against 0.5
+    assert rows["d"]["verdict"] == "not reproduced"  # its own rule would pass: 0.12 vs 0.12
+    assert rows["d"]["ours"] == pytest.approx(0.12)
+    assert "derived from c" in rows["d"]["why"]
+
+
+def test_a_small_fraction_needs_a_relative_tolerance(tmp_path):
+    small = claim({"table": "t", "value": "x"}, {"rule": "within_abs", "tol": 0.05}, 0.06)
+    with pytest.raises(ClaimError, match="relative tolerance"):
+        load_claims(_write(tmp_path, [{**small, "unit": "%"}]))
+    load_claims(_write(tmp_path, [{**small, "unit": "%", "seed_value": 0.5}]))  # 0.5 is fine
+
+
+def test_a_derived_claim_must_name_an_earlier_one(tmp_path):
+    c = claim({"table": "t", "value": "x"}, {"rule": "at_least", "bound": 0}, derived_from="z")
+    with pytest.raises(ClaimError, match="earlier claim"):
+        load_claims(_write(tmp_path, [c]))
+
+
+def test_a_claim_without_a_direction_is_rejected(tmp_path):
+    c = claim({"table": "t", "value": "x"}, {"rule": "at_least", "bound": 0})
+    del c["direction"]
+    with pytest.raises(ClaimError, match="direction"):
+        load_claims(_write(tmp_path, [c]))
+
+
+def test_ratio_range_transform_and_context():
+    ratio = {**END, "value": "act_sparsity", "over": {**END, "value": "delta_ce"}}  # 0.88/0.04
+    assert verdict(claim(ratio, {"rule": "within_range", "lo": 20, "hi": 23}), TABLES)[0] == (
+        "reproduced"
+    )
+    assert verdict(claim(ratio, {"rule": "within_range", "lo": 0.8, "hi": 1}), TABLES)[0] == (
+        "not reproduced"
+    )
+    expm1 = {**END, "value": "delta_ce", "transform": "expm1"}
+    assert verdict(claim(expm1, {"rule": "at_most", "bound": 1}), TABLES)[1] == pytest.approx(
+        math.expm1(0.04)
+    )
+    ctx = [{"label": "at step 0", "query": {**END, "select": "min step", "value": "delta_ce"}}]
+    (row,) = claims_rows([claim(expm1, {"rule": "at_most", "bound": 1}, context=ctx)], TABLES)
+    assert row["context"] == "at step 0 2.9"
+
+
+def test_an_empty_table_is_not_run_with_its_reason(tmp_path):
+    from actsparse.report.tables import read_table, write_table
+
+    path = tmp_path / "kernels.parquet"
+    write_table("kernels", [], path, {"run_name": "t", "seed": 0}, status="no C++ compiler")
+    tables = {**TABLES, "kernels": read_table(path)}
+    got, _, why = verdict(
+        claim({"table": "kernels", "value": "speedup_vs_dense"}, {"rule": "at_least", "bound": 1}),
+        tables,
+    )
+    assert got == "not run" and "no C++ compiler" in why
+
+
+def test_a_claim_without_a_figure_links_none():
+    rows = claims_rows(
+        [claim({**END, "value": "act_sparsity"}, {"rule": "at_least", "bound": 0})], TABLES
+    )
+    rows[0]["figure"] = float("nan")  # what Parquet hands back for a missing string
+    page = render_results_page(rows, "t", [])
+    assert "nan" not in page and "figures/" not in page
+
+
+def test_the_committed_ledger_and_results_page_rebuild_from_the_committed_tables():
+    """A change to the claims, their rules or their rendering that was not rerun on the
+    committed default tables fails here, so the ledger on GitHub is never stale."""
+    from actsparse.report.results_page import claims_records
+    from actsparse.report.tables import read_table
+
+    run = REPO / "results/default"
+    tables = {p.stem: read_table(p) for p in (run / "tables").glob("*.parquet")}
+    committed = tables.pop("claims")
+    rows = claims_rows(load_claims(REPO / "config/claims.yaml"), tables)
+    assert render_markdown(rows, "default", "figures") == (run / "claims.md").read_text()
+    assert [r["verdict"] for r in rows] == list(committed.verdict)
+    figures = [
+        line[2 : line.index("]")]
+        for line in (run / "RESULTS.md").read_text().splitlines()
+        if line.startswith("![")
+    ]
+    page = render_results_page(claims_records(committed), "default", figures)
+    assert page == (run / "RESULTS.md").read_text()

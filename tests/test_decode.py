@@ -9,6 +9,7 @@ import torch
 
 from actsparse.core.model import ByteGPT
 from actsparse.core.train import TrainConfig, train
+from actsparse.inference import kernels as K
 from actsparse.inference.decode import CppDecodeEngine
 from actsparse.methods.pruning import prune_ffn
 from tests.conftest import QUIET, tiny_config
@@ -90,9 +91,13 @@ def test_cpp_sparse_paths_generate_exactly_the_dense_bytes(relu_model):
     assert outs["dense"] == DecodeEngine(relu_model, "dense").generate(b"the quick ", 40)[0]
 
 
-@pytest.mark.parametrize("portable", [False, True])
+@pytest.mark.parametrize(
+    "portable", [pytest.param(False, id="avx512"), pytest.param(True, id="portable")]
+)
 @pytest.mark.parametrize("path", ["dense", "sparse", "block_sparse", "screened"])
 def test_a_multi_byte_pass_gives_each_byte_the_logits_of_its_own_step(relu_model, path, portable):
+    if not portable and not K.has_avx512():
+        pytest.skip("this CPU has no AVX-512: the avx512 path cannot run here")
     # Bit for bit: a verification pass must not change what the model predicts.
     engine = CppDecodeEngine(relu_model, path, portable=portable)
     text = b"the quick brown fox jumps"
@@ -119,7 +124,9 @@ def test_rollback_forgets_the_rejected_bytes(relu_model):
         engine.forward(b"x" * 64)
 
 
-@pytest.mark.parametrize("portable", [False, True])
+@pytest.mark.parametrize(
+    "portable", [pytest.param(False, id="avx512"), pytest.param(True, id="portable")]
+)
 @pytest.mark.parametrize(
     "activation",
     [
@@ -129,6 +136,8 @@ def test_rollback_forgets_the_rejected_bytes(relu_model):
     ],
 )
 def test_screened_path_computes_the_sparse_paths_activations_bit_for_bit(activation, portable):
+    if not portable and not K.has_avx512():
+        pytest.skip("this CPU has no AVX-512: the avx512 path cannot run here")
     # The screen only skips neurons it proved zero, so the activations, and with them the
     # logits of every step, are those of the sparse path exactly.
     torch.manual_seed(0)
@@ -151,3 +160,19 @@ def test_screened_path_needs_an_activation_with_exact_zeros():
             CppDecodeEngine(ByteGPT(cfg), "screened")
     relu = ByteGPT(tiny_config(activation="xsigmoid", act_beta=float("inf")))
     assert CppDecodeEngine(relu, "screened").step(97).shape == (256,)
+
+
+@pytest.mark.parametrize("n_embd", [24, 40])  # not a multiple of the 16-float weight block
+@pytest.mark.parametrize("path", ["dense", "sparse", "block_sparse", "screened"])
+def test_the_engine_handles_a_width_that_is_not_a_multiple_of_16(n_embd, path):
+    """The block path sums whole 16-float blocks: at n_embd 24 or 40 each row is summed in
+    a padded scratch (it once wrote past its buffer). Every path matches the forward pass,
+    byte by byte and in a multi-byte pass."""
+    torch.manual_seed(0)
+    model = ByteGPT(tiny_config(activation="relu", n_embd=n_embd, n_head=2)).eval()
+    model.set_masks(prune_ffn(model, 0.5, "block16"))
+    assert_steps_match_forward(CppDecodeEngine(model, path), model, b"the quick brown")
+    engine = CppDecodeEngine(model, path)
+    together = engine.forward(b"the quick brown")
+    engine.reset()
+    assert torch.equal(together, torch.stack([engine.step(b) for b in b"the quick brown"]))

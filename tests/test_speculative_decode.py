@@ -89,7 +89,7 @@ def test_speculative_generate_rejects_bad_input(relu_model):
 
 def test_measured_rows_pair_each_kind_with_its_prediction(relu_model):
     draft = NgramDraft.fit(as_bytes(TEXT * 20), order=5)
-    rows = measured_rows(relu_model, draft, b"the quick", 30, [1, 4], 1, 1, down_share=0.3)
+    rows = measured_rows(relu_model, draft, b"the quick", 30, [1, 4], 1, down_share=0.3)
     assert {(r["kind"], r["gamma"]) for r in rows} == {
         (k, g) for k in ("standard", "aggregated") for g in (1, 4)
     }

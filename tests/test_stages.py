@@ -293,3 +293,14 @@ def test_no_matched_value_when_the_budget_differs_from_the_control(tmp_path):
     rows = [dict(row_type="curve", step=100, ce=1.85)]
     out = add_matched(rows, control_table(tmp_path, BUDGET), {**BUDGET, "lr": 1e-3})
     assert "delta_ce_matched" not in out[0]
+
+
+def test_refuted_log_judges_the_matched_delta_where_the_stage_has_one():
+    tables = hand_tables(0.01)  # unmatched: within the bar
+    tables["relufy"] = tables["relufy"].assign(delta_ce_matched=0.2)  # matched: far over it
+    tables["prune"] = tables["prune"].assign(delta_ce_matched=0.2)
+    rows = {r["variant"]: r for r in refuted_rows(tables, BARS)}
+    assert rows["relufy_lam0.3"]["refuted"]
+    assert "delta_ce_matched +0.200" in rows["relufy_lam0.3"]["why"]
+    assert rows["relufy_lam0.3"]["delta_ce"] == pytest.approx(0.01)  # shown beside it
+    assert rows["prune_unstructured_r0.5"]["refuted"]

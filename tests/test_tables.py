@@ -23,3 +23,17 @@ def test_unknown_column_is_rejected(tmp_path):
 def test_unknown_table_is_rejected(tmp_path):
     with pytest.raises(TableError, match="no schema"):
         write_table("nope", [], tmp_path / "x.parquet", CFG)
+
+
+def test_compare_runs_ignores_timings_and_finds_a_changed_number(tmp_path):
+    from actsparse.report.compare import compare_runs
+    from actsparse.report.tables import write_table
+
+    cfg = {"run_name": "t", "seed": 0}
+    row = dict(variant="dense", row_type="eval", split="val", ce=1.5, wall_s=3.0)
+    for run, changes in (("a", {}), ("b", {"wall_s": 9.0}), ("c", {"ce": 1.5000001})):
+        write_table(
+            "train_dense", [{**row, **changes}], tmp_path / run / "train_dense.parquet", cfg
+        )
+    assert compare_runs(tmp_path / "a", tmp_path / "b") == {"train_dense": None}
+    assert compare_runs(tmp_path / "a", tmp_path / "c")["train_dense"] is not None

@@ -15,6 +15,14 @@ def pre_activations(w: torch.Tensor, x: torch.Tensor, b: torch.Tensor) -> torch.
     return w @ x + b
 
 
+SCREEN_PATHS = [pytest.param(False, id="avx512vnni"), pytest.param(True, id="portable")]
+
+
+def needs_path(portable: bool) -> None:
+    if not portable and not K.has_avx512vnni():
+        pytest.skip("this CPU has no AVX-512 VNNI: the screen's SIMD path cannot run here")
+
+
 def assert_keeps_every_active_row(w, x, b, thresh: float, portable: bool) -> torch.Tensor:
     kept = K.up_screen(x, K.UpScreen.from_weight(w), b, thresh, portable).long()
     active = (pre_activations(w, x, b) > thresh).nonzero().flatten()
@@ -24,10 +32,11 @@ def assert_keeps_every_active_row(w, x, b, thresh: float, portable: bool) -> tor
     return kept
 
 
-@pytest.mark.parametrize("portable", [False, True])
+@pytest.mark.parametrize("portable", SCREEN_PATHS)
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("thresh", [0.0, 0.25])
 def test_screen_never_drops_an_active_row_and_keeps_few_others(portable, shape, thresh):
+    needs_path(portable)
     d, f = shape
     g = torch.Generator().manual_seed(d * f)
     w = torch.randn(f, d, generator=g) / d**0.5
@@ -41,8 +50,9 @@ def test_screen_never_drops_an_active_row_and_keeps_few_others(portable, shape, 
     assert len(kept) <= active + 0.25 * f + 2
 
 
-@pytest.mark.parametrize("portable", [False, True])
+@pytest.mark.parametrize("portable", SCREEN_PATHS)
 def test_rows_a_hair_above_the_threshold_are_kept(portable):
+    needs_path(portable)
     # Adversarial: pre-activations within float rounding of the threshold, both sides.
     d, f = 96, 64
     g = torch.Generator().manual_seed(1)
@@ -52,8 +62,9 @@ def test_rows_a_hair_above_the_threshold_are_kept(portable):
     assert_keeps_every_active_row(w, x, b, 0.0, portable)
 
 
-@pytest.mark.parametrize("portable", [False, True])
+@pytest.mark.parametrize("portable", SCREEN_PATHS)
 def test_outlier_inputs_and_zero_rows_are_handled(portable):
+    needs_path(portable)
     d, f = 256, 48
     g = torch.Generator().manual_seed(2)
     w = torch.randn(f, d, generator=g) * 0.05
@@ -66,8 +77,9 @@ def test_outlier_inputs_and_zero_rows_are_handled(portable):
     assert_keeps_every_active_row(w, torch.zeros(d), b, 0.0, portable)
 
 
-@pytest.mark.parametrize("portable", [False, True])
+@pytest.mark.parametrize("portable", SCREEN_PATHS)
 def test_a_nan_or_inf_input_keeps_every_row(portable):
+    needs_path(portable)
     w, b = torch.randn(40, 32), torch.full((40,), -100.0)
     screen = K.UpScreen.from_weight(w)
     for bad in (float("nan"), float("inf")):

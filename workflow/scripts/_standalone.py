@@ -29,6 +29,7 @@ def mock_snakemake(default_rule: str, doc: str | None = None):  # noqa: ANN201 (
 
     from snakemake.api import SnakemakeApi
     from snakemake.dag import DAG
+    from snakemake.iocontainers import Log
     from snakemake.jobs import Job
     from snakemake.script import Snakemake
     from snakemake.settings.types import ConfigSettings, ResourceSettings
@@ -51,7 +52,7 @@ def mock_snakemake(default_rule: str, doc: str | None = None):  # noqa: ANN201 (
             job.wildcards,
             job.threads,
             job.resources,
-            ["/dev/stderr"],
+            Log(["/dev/stderr"]),  # the log goes to the terminal
             workflow.config,
             rule.name,
             None,

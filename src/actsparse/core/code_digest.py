@@ -13,6 +13,7 @@ quietly stop its edits from rerunning anything.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 from pathlib import Path
 
@@ -44,6 +45,12 @@ def _dotted_name(path: Path, package_dir: Path) -> str:
 
 def imported_modules(path: Path, package_dir: Path) -> set[str]:
     """Dotted names of the actsparse modules a file imports (directly), each resolved."""
+    stat = path.stat()  # a file is parsed once per version (the workflow asks ~30 times)
+    return set(_imports(path.resolve(), package_dir, stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=4096)
+def _imports(path: Path, package_dir: Path, mtime_ns: int, size: int) -> frozenset[str]:
     inside = package_dir in path.resolve().parents
     here = _dotted_name(path.resolve(), package_dir) if inside else None
     is_pkg = path.name == "__init__.py"
@@ -67,7 +74,7 @@ def imported_modules(path: Path, package_dir: Path) -> set[str]:
             for a in node.names:  # `from actsparse.a import b`: b may be a module
                 if _module_file(f"{module}.{a.name}", package_dir):
                     found.add(f"{module}.{a.name}")
-    return found
+    return frozenset(found)
 
 
 def _with_parents(dotted: str) -> list[str]:

@@ -101,12 +101,32 @@ def validate_config(config: Mapping[str, Any], schema: dict | None = None) -> di
     """Return a validated copy of config with defaults filled and numbers typed as the
     schema says; raise ConfigError otherwise."""
     schema = schema if schema is not None else load_schema()
+    _check_removed(config)
     cfg = coerce_numbers(copy.deepcopy(dict(config)), schema)
     errors = sorted(_Validator(schema).iter_errors(cfg), key=lambda e: list(e.absolute_path))
     if errors:
         raise ConfigError("invalid config:\n  " + "\n  ".join(_describe(e) for e in errors))
     _check_cross_fields(cfg)
     return cfg
+
+
+# Keys that were removed, and why: a config that still sets one gets this, not "unknown key".
+REMOVED = {
+    ("decode", "threads"): "the C++ decode engine runs on one thread; the key was never "
+    "honoured and was removed (2026-11-30): delete it",
+    ("speculative_decode", "threads"): "the C++ decode engine runs on one thread; the key "
+    "was never honoured and was removed (2026-11-30): delete it",
+}
+
+
+def _check_removed(config: Mapping[str, Any]) -> None:
+    found = [
+        f"config key '{sec}.{key}': {why}"
+        for (sec, key), why in REMOVED.items()
+        if isinstance(config.get(sec), Mapping) and key in config[sec]
+    ]
+    if found:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(found))
 
 
 def _check_cross_fields(cfg: dict[str, Any]) -> None:

@@ -25,6 +25,7 @@ from actsparse.inference import kernels as K
 from actsparse.methods.pruning import mask_structure
 
 PATHS = ("dense", "sparse", "block_sparse", "screened")
+ENGINE_THREADS = 1  # the C++ engine opens no OpenMP region: every path runs on one thread
 # Activations that are exactly zero at or below a threshold: what the screen can prove.
 SCREENABLE = ("relu", "shifted_relu", "fatrelu")
 
@@ -114,12 +115,10 @@ def _screen_tensors(lw: LayerWeights, screened: bool) -> tuple[torch.Tensor, ...
 
 
 class CppDecodeEngine:
-    """The same engine as DecodeEngine, one C++ call per byte (no per-op Python overhead);
-    this is the one the decode stage times."""
+    """The decode engine, one C++ call per byte (no per-op Python overhead); the decode
+    stages time it. It runs on one thread (ENGINE_THREADS): it opens no parallel region."""
 
-    def __init__(
-        self, model: ByteGPT, path: str = "dense", threads: int = 1, portable: bool = False
-    ) -> None:
+    def __init__(self, model: ByteGPT, path: str = "dense", portable: bool = False) -> None:
         check_path(model.cfg, path)
         empty = torch.empty(0)
         layers = []
@@ -208,12 +207,11 @@ def decode_rows(
     n_new: int,
     paths: list[str],
     repeats: int,
-    threads: int,
 ) -> list[dict]:
     """Bytes/s of each path (best of `repeats` runs), and whether its greedy output is the
     dense path's, byte for byte. The paths take turns within each repeat, so a drift in
     the machine's speed hits all of them alike."""
-    engines = {path: CppDecodeEngine(model, path, threads) for path in paths}
+    engines = {path: CppDecodeEngine(model, path) for path in paths}
     runs: dict[str, list[tuple[bytes, float]]] = {path: [] for path in paths}
     for _ in range(repeats):
         for path, engine in engines.items():
@@ -228,13 +226,15 @@ def decode_rows(
             "variant": f"{name}:{path}",
             "model": name,
             "path": path,
-            "threads": threads,
+            "threads": ENGINE_THREADS,
             "n_new": n_new,
             "bytes_per_s": speed,
             "speedup_vs_dense_path": speed / dense_speed,
             "act_sparsity": sparsity,
             "up_rows_computed": engines[path].screen_kept if path == "screened" else 1.0,
             "greedy_identical": out == dense_out,
+            "isa": K.isa(),
+            "cpu_model": K.cpu_model(),
         }
         for path, (out, speed, sparsity) in results.items()
     ]

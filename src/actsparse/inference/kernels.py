@@ -9,9 +9,14 @@ weights a per-neuron list of nonzero blocks.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
+import platform
 import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -47,31 +52,113 @@ def extension() -> ModuleType:
         cpp_extension.verify_ninja_availability()
     except RuntimeError as e:
         raise KernelBuildError(f"the sparse kernels need ninja (pip install ninja): {e}") from e
-    # The build directory is keyed by the sources and by where they are: ninja records
-    # absolute paths, so two checkouts sharing one directory rebuild each other's objects
-    # on every switch (the test suite's workflow copies did, a minute or two each time).
+    build = build_dir()
+    build.mkdir(parents=True, exist_ok=True)
+    with build_lock(build):
+        try:
+            return cpp_extension.load(
+                name=f"actsparse_kernels_{build.name}",
+                sources=[str(f) for f in SOURCES],
+                extra_cflags=["-O3", "-fopenmp"],
+                extra_include_paths=[str(CSRC)],
+                extra_ldflags=["-fopenmp"],
+                build_directory=str(build),
+                verbose=False,
+            )
+        except (RuntimeError, OSError, ImportError) as e:
+            raise KernelBuildError(f"building the sparse kernels in {build} failed: {e}") from e
+
+
+def build_dir() -> Path:
+    """Where the extension is built: keyed by the sources and by where they are (ninja
+    records absolute paths, so two checkouts sharing one directory rebuilt each other's
+    objects on every switch: the test suite's workflow copies did, a minute or two each)."""
     h = hashlib.sha256(str(CSRC.resolve()).encode())
     for f in sorted(CSRC.iterdir()):
         h.update(f.name.encode() + f.read_bytes())
-    digest = h.hexdigest()[:12]
-    build = default_cache_dir() / "torch_extensions" / digest
-    build.mkdir(parents=True, exist_ok=True)
+    return default_cache_dir() / "torch_extensions" / h.hexdigest()[:12]
+
+
+@contextmanager
+def build_lock(build: Path) -> Iterator[None]:
+    """Hold the build directory against other builds, with a lock that cannot go stale.
+
+    torch.utils.cpp_extension guards a build with a `lock` file that it deletes when done;
+    a build killed mid-compile (Ctrl-C, a SLURM time limit) leaves it, and every later
+    build then waits on it for ever, silently. We hold an OS file lock instead, which the
+    kernel releases when its holder dies: while we hold it no other build of ours is in
+    cpp_extension, so a `lock` file found then is stale and is removed, with a warning. A
+    second process waits, saying for which PID.
+    """
+    path = build / "actsparse.lock"
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "?"
+            print(
+                f"actsparse: waiting for the kernel build by PID {holder} ({build})",
+                file=sys.stderr,
+                flush=True,
+            )
+            fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        stale = build / "lock"
+        if stale.exists():
+            print(
+                f"actsparse: removing a stale kernel build lock {stale} (a build was killed "
+                f"before it finished); rebuilding",
+                file=sys.stderr,
+                flush=True,
+            )
+            stale.unlink(missing_ok=True)
+        try:
+            yield
+        finally:
+            f.seek(0)
+            f.truncate()
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def unavailable() -> str | None:
+    """Why the kernels cannot run here (no compiler, a failed build), or None. The timed
+    stages then write an empty table with this reason, so the ledger says "not run"
+    instead of stopping."""
     try:
-        return cpp_extension.load(
-            name=f"actsparse_kernels_{digest}",
-            sources=[str(f) for f in SOURCES],
-            extra_cflags=["-O3", "-fopenmp"],
-            extra_include_paths=[str(CSRC)],
-            extra_ldflags=["-fopenmp"],
-            build_directory=str(build),
-            verbose=False,
-        )
-    except (RuntimeError, OSError, ImportError) as e:
-        raise KernelBuildError(f"building the sparse kernels in {build} failed: {e}") from e
+        extension()
+    except KernelBuildError as e:
+        return f"the C++ kernels could not be built: {e}"
+    return None
 
 
 def has_avx512() -> bool:
     return bool(extension().has_avx512())
+
+
+def has_avx512vnni() -> bool:
+    """Whether the up screen's SIMD path (AVX-512 VNNI) runs on this CPU."""
+    return bool(extension().has_avx512vnni())
+
+
+def isa(portable: bool = False) -> str:
+    """The instruction set the kernels run here: avx512, or portable (scalar C++)."""
+    return "avx512" if has_avx512() and not portable else "portable"
+
+
+@cache
+def cpu_model() -> str:
+    """The CPU's model name (timings differ across our machines' CPU families)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
 
 
 _NO_BIAS = torch.empty(0)  # one shared empty tensor: a new one per call costs ~1 us

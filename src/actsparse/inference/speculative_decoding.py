@@ -22,7 +22,8 @@ import numpy as np
 
 from actsparse.analysis.speculative_theory import speedup_vs_autoregressive, speedup_vs_standard
 from actsparse.core.model import ByteGPT
-from actsparse.inference.decode import CppDecodeEngine, check_generation
+from actsparse.inference import kernels as K
+from actsparse.inference.decode import ENGINE_THREADS, CppDecodeEngine, check_generation
 
 MAX_ORDER = 7  # a context of order - 1 bytes plus the next byte fits in an int64 key
 
@@ -158,7 +159,6 @@ def measured_rows(
     n_new: int,
     gammas: list[int],
     repeats: int,
-    threads: int,
     down_share: float,
 ) -> list[dict[str, Any]]:
     """Wall-clock speculative decoding per gamma with dense ("standard") and sparse
@@ -171,7 +171,7 @@ def measured_rows(
     turns before every gamma, so a drift in the machine's speed hits them alike (with the
     baseline timed once per repeat, a slow spell once halved it for a whole run).
     """
-    engines = {kind: CppDecodeEngine(model, path, threads) for kind, path in VERIFY_PATHS.items()}
+    engines = {kind: CppDecodeEngine(model, path) for kind, path in VERIFY_PATHS.items()}
     ar: list[tuple[bytes, float]] = []
     runs: dict[tuple[str, int], list[SpeculativeRun]] = {}
     for _ in range(repeats):
@@ -206,6 +206,9 @@ def measured_rows(
                 "autoregressive_bytes_per_s": ar_speed,
                 "accepted_per_round": run.accepted / run.rounds,
                 "greedy_identical": run.out == ar_out,
+                "threads": ENGINE_THREADS,
+                "isa": K.isa(),
+                "cpu_model": K.cpu_model(),
             }
         )
     for kind in VERIFY_PATHS:

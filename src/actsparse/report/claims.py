@@ -10,17 +10,27 @@ A claim's `ours` is a query in a deliberately small language (no code in YAML):
              exactly one row must match (an ambiguous query is an error, not a guess)
     value:   the column read from that row
     per:     optional column of the same row to divide `value` by (a share)
+    transform: optional expm1 (nats -> relative perplexity) | complement (1 - value)
     minus:   optional second query whose value is subtracted (a difference of two models)
+    over:    optional second query whose value divides (a ratio of two models)
     agg:     optional min | max | mean of `value` over every matching row, instead of one row
     order_by: optional column: return every matching row's value, in that order (for
              the `increasing` rule)
 
 Verdict rules (`verdict.rule`): within_abs / within_rel / within_rel_gain (`tol`; the gain
-rule compares speedup - 1, so no speedup near 1 passes for a modest claimed gain) and
-at_least / at_most (`bound`) give "reproduced" or "not reproduced"; greater_than /
-less_than (another query `than`, times `factor`) and increasing give "shape holds" or
-"not reproduced". A claim whose table the run did not produce is "not run"; one whose
-query matches nothing is "no data".
+rule compares speedup - 1, so no speedup near 1 passes for a modest claimed gain),
+at_least / at_most (`bound`) and within_range (`lo` <= ours < `hi`) give "reproduced" or
+"not reproduced"; greater_than / less_than (another query `than`, times `factor`) and
+increasing give "shape holds" or "not reproduced". A claim whose table the run did not
+produce, or produced empty (a stage that could not run, its reason in the table), is
+"not run"; one whose query matches nothing is "no data".
+
+Every claim says which direction "reproduced" means and why (`direction`: two-sided,
+at-most, at-least or order). A fraction below 0.2 is judged with a relative tolerance (an
+absolute 0.05 would be +-80% of 6%). A claim `derived_from` another (a speedup that is 1 /
+a fraction) takes that claim's verdict, so one fact never gets two. `context` queries are
+shown beside our value (the unmatched delta_ce beside the matched one, a speculative
+speedup's speed against plain decoding), never judged.
 """
 
 from __future__ import annotations
@@ -74,14 +84,32 @@ def load_claims(path: str | Path, schema_path: str | Path = SCHEMA_PATH) -> list
         lines = [f"{'.'.join(map(str, e.absolute_path)) or '<top>'}: {e.message}" for e in errors]
         raise ClaimError(f"invalid claims file {path}:\n  " + "\n  ".join(lines))
     claims = doc["claims"]
+    seen: set[str] = set()
     for c in claims:
-        if c["verdict"]["rule"].startswith("within") and "seed_value" not in c:
-            raise ClaimError(f"claim {c['id']}: rule {c['verdict']['rule']} needs a seed_value")
+        _check_claim(c, seen)
+        seen.add(c["id"])
     ids = [c["id"] for c in claims]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
         raise ClaimError(f"claim ids used twice in {path}: {dupes}")
     return claims
+
+
+def _check_claim(c: Mapping[str, Any], earlier: set[str]) -> None:
+    """Rules of a claim that the schema cannot state."""
+    rule = c["verdict"]["rule"]
+    if rule.startswith("within_") and rule != "within_range" and "seed_value" not in c:
+        raise ClaimError(f"claim {c['id']}: rule {rule} needs a seed_value")
+    seed = c.get("seed_value")
+    if rule == "within_abs" and c.get("unit") == "%" and seed and 0 < abs(seed) < 0.2:
+        raise ClaimError(
+            f"claim {c['id']}: a fraction below 0.2 ({seed}) needs a relative tolerance "
+            f"(within_rel), not within_abs"
+        )
+    if "derived_from" in c and c["derived_from"] not in earlier:
+        raise ClaimError(
+            f"claim {c['id']}: derived_from {c['derived_from']!r} must name an earlier claim"
+        )
 
 
 def _filter(df: pd.DataFrame, where: Mapping[str, Any]) -> pd.DataFrame:
@@ -106,31 +134,44 @@ def _column(df: pd.DataFrame, col: str, key: str) -> pd.Series:
     return df[col]
 
 
+_TRANSFORMS = {"expm1": lambda v: v.map(math.expm1), "complement": lambda v: 1.0 - v}
+
+
 def query(tables: Mapping[str, pd.DataFrame], q: Mapping[str, Any]) -> float | list[float]:
     """Our value for a query (see the module docstring for the language)."""
     if q["table"] not in tables:
-        raise NotRun(q["table"])
+        raise NotRun(f"table {q['table']} was not produced by this run")
+    if tables[q["table"]].empty:
+        why = tables[q["table"]].attrs.get("status", "the stage wrote no rows")
+        raise NotRun(f"table {q['table']} is empty: {why}")
     df = _filter(tables[q["table"]], q.get("where", {}))
     if df.empty:
         raise NoData(f"no row of {q['table']} matches {q.get('where', {})}")
     values = _column(df, q["value"], "value").astype(float)
     if "per" in q:
         values = values / _column(df, q["per"], "per").astype(float)
+    if "transform" in q:
+        values = _TRANSFORMS[q["transform"]](values)
     if "order_by" in q:
         order = _column(df, q["order_by"], "order_by")
         return [float(v) for v in values.loc[order.sort_values().index]]
-    offset = query(tables, q["minus"]) if "minus" in q else 0.0
     if "agg" in q:
-        return float(getattr(values, q["agg"])()) - offset
-    if "select" in q:
+        one = float(getattr(values, q["agg"])())
+    elif "select" in q:
         how, col = q["select"].split()
         key = _column(df, col, "select").astype(float)
-        return float(values.loc[key.idxmax() if how == "max" else key.idxmin()]) - offset
-    if len(df) != 1:
+        one = float(values.loc[key.idxmax() if how == "max" else key.idxmin()])
+    elif len(df) != 1:
         raise ClaimError(
             f"query on {q['table']} matches {len(df)} rows; narrow `where`, or use select/agg"
         )
-    return float(values.iloc[0]) - offset
+    else:
+        one = float(values.iloc[0])
+    if "minus" in q:
+        one -= query(tables, q["minus"])
+    if "over" in q:
+        one /= query(tables, q["over"])
+    return one
 
 
 def verdict(
@@ -142,7 +183,7 @@ def verdict(
         ours = query(tables, claim["ours"])
         ref = query(tables, rule["than"]) if "than" in rule else None
     except NotRun as e:
-        return "not run", None, f"table {e} was not produced by this run"
+        return "not run", None, str(e)
     except NoData as e:
         return "no data", None, str(e)
     seed = claim.get("seed_value")
@@ -166,6 +207,8 @@ def verdict(
     elif kind == "within_rel_gain":
         ok = abs(ours - seed) <= rule["tol"] * abs(seed - 1.0)
         why = f"gain within {rule['tol']:.0%} of the seed's"
+    elif kind == "within_range":
+        ok, why = rule["lo"] <= ours < rule["hi"], f"needs {rule['lo']:g} <= ours < {rule['hi']:g}"
     elif kind == "at_least":
         ok, why = ours >= rule["bound"], f"needs >= {rule['bound']:g}"
     else:  # at_most
@@ -173,12 +216,28 @@ def verdict(
     return ("reproduced" if ok else "not reproduced"), ours, why
 
 
+def context_text(claim: Mapping[str, Any], tables: Mapping[str, pd.DataFrame]) -> str:
+    """The claim's context values, formatted ("unmatched delta_ce +0.01; ...")."""
+    parts = []
+    for item in claim.get("context", []):
+        try:
+            value = _fmt(query(tables, item["query"]), item.get("unit", claim.get("unit", "")))
+        except (NotRun, NoData):
+            value = "–"
+        parts.append(f"{item['label']} {value}")
+    return "; ".join(parts)
+
+
 def claims_rows(
     claims: list[Mapping[str, Any]], tables: Mapping[str, pd.DataFrame]
 ) -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
+    by_id: dict[str, dict[str, Any]] = {}
     for c in claims:
         v, ours, why = verdict(c, tables)
+        if "derived_from" in c:  # one fact, one verdict: the parent's
+            parent = by_id[c["derived_from"]]
+            v, why = parent["verdict"], f"derived from {parent['variant']}: {parent['why']}"
         rows.append(
             {
                 "variant": c["id"],
@@ -195,8 +254,11 @@ def claims_rows(
                 "scale_dependent": c.get("scale_dependent", False),
                 "figure": c.get("figure"),
                 "source_table": c["ours"]["table"],
+                "direction": c["direction"]["sense"],
+                "context": context_text(c, tables),
             }
         )
+        by_id[c["id"]] = rows[-1]
     return rows
 
 
@@ -225,8 +287,14 @@ def render_markdown(rows: list[dict[str, Any]], run_name: str, figures_dir: str)
         f"# Seed claims against run `{run_name}`",
         "",
         "Generated by the `claims` rule from `config/claims.yaml` and `tables/*.parquet`. "
-        "Every verdict rule was written before the run; nothing is tuned after it. "
-        "Scale-dependent claims (marked †) compare an 85M-7B model with ours.",
+        "Verdict rules are fixed in `config/claims.yaml` before a run reads them; a rule "
+        "changed after a run is said so in the commit that changes it (`within_rel_gain` "
+        "replaced `within_rel` for speedups after a smoke run; the matched-control, "
+        "relative-tolerance and no-tautology revisions of issue 16 were made after the "
+        "default run they now judge). Direction: two-sided (within a tolerance either way), "
+        "at-most / at-least (a one-sided bound: better than the seed counts), order (a "
+        "comparison between our own models). Scale-dependent claims (marked †) compare an "
+        "85M-7B model with ours.",
         "",
         " · ".join(f"**{n}** {v}" for v, n in counts.items() if n),
         "",
@@ -235,19 +303,21 @@ def render_markdown(rows: list[dict[str, Any]], run_name: str, figures_dir: str)
         lines += [
             f"## `{seed}`",
             "",
-            "| id | claim | seed | ours | verdict | rule | figure |",
-            "|---|---|---|---|---|---|---|",
+            "| id | claim | seed | ours | verdict | rule | direction | context | figure |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for r in rows:
             if r["seed_file"] != seed:
                 continue
             ours = r["ours_series"] if r["ours_series"] is not None else r["ours"]
-            fig = f"[{r['figure']}]({figures_dir}/{r['figure']}.png)" if r["figure"] else ""
+            figure = r["figure"] if isinstance(r["figure"], str) and r["figure"] else None
+            fig = f"[{figure}]({figures_dir}/{figure}.png)" if figure else ""
             mark = " †" if r["scale_dependent"] else ""
             lines.append(
                 f"| {r['variant']}{mark} | {r['claim']} ({r['section']}) "
                 f"| {_fmt(r['seed_value'], r['unit'])} | {_fmt(ours, r['unit'])} "
-                f"| **{r['verdict']}** | {r['rule']} | {fig} |"
+                f"| **{r['verdict']}** | {r['rule']} | {r['direction']} | {r['context'] or ''} "
+                f"| {fig} |"
             )
         lines.append("")
     return "\n".join(lines)

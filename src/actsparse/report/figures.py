@@ -268,6 +268,16 @@ FIGURE_TABLES = {name: tables for name, (_, tables) in FIGURES.items()}
 
 
 def draw(name: str, tables: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: int) -> None:
+    """The figure; a stage that could not run (an empty table, its reason in the table)
+    gets a figure that says so, so every linked figure exists."""
     if name not in FIGURES:
         raise KeyError(f"unknown figure {name!r}; known: {sorted(FIGURES)}")
+    empty = [t for t in FIGURES[name][1] if tables[t].empty]
+    if empty:
+        fig, ax = plt.subplots(figsize=(6.4, 1.6))
+        why = "; ".join(tables[t].attrs.get("status", f"{t}: no rows") for t in empty)
+        ax.text(0.5, 0.5, f"{name}: not run\n{why}", ha="center", va="center", wrap=True)
+        ax.axis("off")
+        save_figure(fig, paths, dpi)
+        return
     FIGURES[name][0](tables, paths, dpi)

@@ -324,20 +324,34 @@ class DecodeEngineCpp {
       else actsparse::down_rows_batch(u, n, F, idx, nnz, ptr(L.down_t), D, tmp, avx_);
       return;
     }
+    // The block kernels add whole 16-float blocks, so a row's sum needs D rounded up to
+    // 16: when D is not a multiple of 16 each row is summed in a padded scratch and copied
+    // back (summing into tmp + j * D would write past row j, and past tmp for the last).
+    const int64_t Dp = (D + kBlock - 1) / kBlock * kBlock;
+    if (Dp != D) block_y_.assign(static_cast<size_t>(Dp), 0.0f);
     for (int64_t j = 0; j < n; ++j) {  // the block path has no batch kernel: row by row
       const float* uj = u + j * F;
+      float* yj = tmp + j * D;
+      if (Dp != D) {
+        std::copy(yj, yj + D, block_y_.begin());
+        std::fill(block_y_.begin() + D, block_y_.end(), 0.0f);
+        yj = block_y_.data();
+      }
       if (n > 1) nnz = actsparse::extract_active(uj, F, idx, avx_);
       if (avx_ && L.block_masks.numel() > 0)
         actsparse::block_rows_masked(
             uj, idx, 0, nnz, L.row_ptr.data_ptr<int64_t>(),
             reinterpret_cast<const uint64_t*>(L.block_masks.data_ptr<int64_t>()),
-            ptr(L.block_vals), tmp + j * D);
+            ptr(L.block_vals), yj);
       else
         actsparse::block_rows(uj, idx, 0, nnz, L.row_ptr.data_ptr<int64_t>(),
-                              L.block_col.data_ptr<int32_t>(), ptr(L.block_vals), tmp + j * D,
-                              avx_);
+                              L.block_col.data_ptr<int32_t>(), ptr(L.block_vals), yj, avx_);
+      if (Dp != D) std::copy(block_y_.begin(), block_y_.begin() + D, tmp + j * D);
     }
   }
+
+  static constexpr int64_t kBlock = 16;  // floats per weight block (BlockSparse)
+  std::vector<float> block_y_;           // one row's block-path sum, D padded to kBlock
 
   std::vector<Layer> layers_;
   torch::Tensor wte_, wpe_, lnf_w_, lnf_b_, head_;

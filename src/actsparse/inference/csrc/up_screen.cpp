@@ -259,4 +259,5 @@ torch::Tensor up_screen(torch::Tensor x, torch::Tensor q, torch::Tensor qsum,
 
 void bind_up_screen(pybind11::module& m) {
   m.def("up_screen", &up_screen, "rows of a ReLU-type up projection that may be active");
+  m.def("has_avx512vnni", &cpu_has_avx512vnni, "whether the screen's VNNI path runs here");
 }
