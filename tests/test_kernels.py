@@ -207,9 +207,10 @@ def test_block_sparse_down_at_the_mask_width(portable, d, strategy):
 
 def test_block_masks_of_the_wrong_length_are_rejected():
     packed = K.BlockSparse.from_dense(torch.randn(8, 32))
-    bad = dataclasses.replace(packed, masks=packed.masks[:4].contiguous())
-    with pytest.raises(RuntimeError, match="masks must be contiguous int64"):
-        K.block_sparse_down(torch.ones(8), bad)
+    with pytest.raises(RuntimeError, match="masks must be contiguous int64"):  # when made
+        dataclasses.replace(packed, masks=packed.masks[:4].contiguous())
+    with pytest.raises(RuntimeError, match="masks must be contiguous int64"):  # or passed raw
+        _raw_block(masks=packed.masks[:4].contiguous())()
 
 
 @pytest.mark.parametrize("strategy", K.BLOCK_STRATEGIES)
@@ -351,3 +352,130 @@ def test_a_second_build_waits_for_the_first_and_says_for_whom():
     assert proc.returncode == 0 and "loaded" in proc.stdout, proc.stderr[-2000:]
     assert f"waiting for the kernel build by PID {holder.pid}" in proc.stderr
     assert time.monotonic() - t0 >= 1.0  # it did wait for the holder
+
+
+def _packed() -> K.BlockSparse:
+    return K.BlockSparse.from_dense(torch.randn(8, 32, generator=torch.Generator().manual_seed(3)))
+
+
+def _raw_block(**change):
+    """block_sparse_down called on the extension directly, one argument changed."""
+    p = _packed()
+    args = dict(
+        a=torch.ones(8),
+        row_ptr=p.row_ptr,
+        block_col=p.block_col,
+        vals=p.values,
+        masks=p.masks,
+        d=32,
+        bias=torch.empty(0),
+        threads=1,
+        portable=True,
+        strategy=0,
+    )
+    return lambda: K.extension().block_sparse_down(*{**args, **change}.values())
+
+
+def _engine_with(layer_change=None, **change):
+    """The decode engine's constructor with one argument (or one layer tensor) changed."""
+    from actsparse.core.model import ByteGPT
+    from actsparse.inference.decode import engine_args
+    from tests.conftest import tiny_config
+
+    torch.manual_seed(0)
+    args = list(engine_args(ByteGPT(tiny_config(activation="relu")), "sparse", True))
+    if layer_change is not None:
+        name, tensor = layer_change
+        if tensor is None:
+            del args[0][0][name]
+        else:
+            args[0][0][name] = tensor
+    for k, v in change.items():
+        args[{"n_head": 6, "path": 11}[k]] = v
+    return lambda: K.extension().DecodeEngineCpp(*args)
+
+
+BAD_INPUTS = {
+    "sparse_down: float64": (
+        lambda: K.sparse_down(torch.zeros(8, dtype=torch.float64), torch.zeros(8, 4)),
+        "float32",
+    ),
+    "sparse_down: a not [F]": (lambda: K.sparse_down(torch.ones(7), torch.zeros(8, 4)), r"\[F\]"),
+    "sparse_down: bias length": (
+        lambda: K.sparse_down(torch.ones(8), torch.zeros(8, 4), torch.zeros(5)),
+        "bias has 5 entries, needs 4",
+    ),
+    "sparse_down_batch: bias length": (
+        lambda: K.sparse_down_batch(torch.ones(2, 8), torch.zeros(8, 4), torch.zeros(3)),
+        "bias has 3 entries",
+    ),
+    "sparse_down_batch: batch of 9": (
+        lambda: K.sparse_down_batch(torch.zeros(9, 16), torch.zeros(16, 16)),
+        "1..8",
+    ),
+    "block_sparse_down: bias length": (
+        lambda: K.block_sparse_down(torch.ones(8), _packed(), torch.zeros(3)),
+        "bias has 3 entries",
+    ),
+    "block_sparse_down: vals not [nnzb, 16]": (
+        _raw_block(vals=torch.zeros(4, 8)),
+        r"vals must be \[nnzb, 16\]",
+    ),
+    "block_sparse_down: row_ptr not ending at nnzb": (
+        _raw_block(row_ptr=torch.zeros(9, dtype=torch.int64)),
+        "end at nnzb",
+    ),
+    "block_sparse_down: row_ptr of the wrong length": (
+        _raw_block(row_ptr=torch.zeros(3, dtype=torch.int64)),
+        "F \\+ 1 entries",
+    ),
+    "BlockSparse: block column out of range": (
+        lambda: dataclasses.replace(_packed(), block_col=_packed().block_col + 2),
+        "outside",
+    ),
+    "BlockSparse: decreasing row_ptr": (
+        lambda: dataclasses.replace(
+            _packed(), row_ptr=torch.tensor([0, 2, 1, 4, 6, 8, 10, 12, 16])
+        ),
+        "must not decrease|does not match",
+    ),
+    "BlockSparse: a mask that disagrees with its row": (
+        lambda: dataclasses.replace(_packed(), masks=torch.zeros(8, dtype=torch.int64)),
+        "does not match",
+    ),
+    "up_indexed: bias length": (
+        lambda: K.up_indexed(
+            torch.zeros(16), torch.zeros(8, 16), torch.zeros(3), torch.tensor([1])
+        ),
+        "bias has 3 entries, needs 8",
+    ),
+    "up_indexed: index out of range": (
+        lambda: K.up_indexed(torch.zeros(16), torch.zeros(8, 16), None, torch.tensor([8])),
+        "out of range",
+    ),
+    "decode engine: a layer tensor of the wrong shape": (
+        _engine_with(layer_change=("qkv_w", torch.zeros(5, 5))),
+        "qkv_w has shape",
+    ),
+    "decode engine: a layer lacking a tensor": (
+        _engine_with(layer_change=("down_t", None)),
+        "lacks tensor 'down_t'",
+    ),
+    "decode engine: a layer with an unknown tensor": (
+        _engine_with(layer_change=("gate_w", torch.zeros(4))),
+        "unknown tensor 'gate_w'",
+    ),
+    "decode engine: n_head not dividing D": (_engine_with(n_head=5), "must divide"),
+    "decode engine: an unknown path": (_engine_with(path=9), "unknown path"),
+    "decode engine: an empty prompt": (
+        lambda: _engine_with()().generate([], 3),
+        "non-empty prompt",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS)
+def test_bad_input_at_each_entry_point_is_a_clear_error(case):
+    call, message = BAD_INPUTS[case]
+    with pytest.raises(RuntimeError, match=message):
+        call()

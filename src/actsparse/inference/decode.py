@@ -114,49 +114,62 @@ def _screen_tensors(lw: LayerWeights, screened: bool) -> tuple[torch.Tensor, ...
     return screen.q, screen.qsum, screen.factors
 
 
+def engine_args(model: ByteGPT, path: str, portable: bool) -> tuple:
+    """The C++ engine's constructor arguments: per layer a dict of its 20 tensors by name
+    (checked there once: every name present, no other, each shape and dtype), then the
+    embeddings, final norm, head and the model's settings."""
+    check_path(model.cfg, path)
+    empty = torch.empty(0)
+    layers = []
+    for lw in layer_weights(model, path):
+        blocks = lw.down_blocks or K.BlockSparse(
+            torch.zeros(1, dtype=torch.int64), torch.empty(0, dtype=torch.int32), empty, 0
+        )
+        pairs = {"ln1": lw.ln1, "qkv": lw.qkv, "proj": lw.proj, "ln2": lw.ln2, "up": lw.up}
+        pairs["down"] = lw.down
+        named = {
+            f"{name}_{part}": t if t is not None else empty
+            for name, (w, b) in pairs.items()
+            for part, t in (("w", w), ("b", b))
+        }
+        q, qsum, factors = _screen_tensors(lw, path == "screened")
+        layers.append(
+            {
+                **named,
+                "down_t": lw.down_t,
+                "row_ptr": blocks.row_ptr,
+                "block_col": blocks.block_col,
+                "block_vals": blocks.values,
+                "block_masks": blocks.masks,
+                "up_q": q,
+                "up_qsum": qsum,
+                "up_factors": factors,
+            }
+        )
+    cfg = model.cfg
+    return (
+        layers,
+        model.wte.weight.detach().contiguous(),
+        model.wpe.weight.detach().contiguous(),
+        *(t if t is not None else empty for t in weight_and_bias(model.ln_f)),
+        model.lm_head.weight.detach().contiguous(),
+        cfg.n_head,
+        ACT_KINDS[cfg.activation],
+        cfg.act_shift,
+        cfg.act_beta,
+        cfg.norm_relu,
+        PATHS.index(path),
+        portable,
+    )
+
+
 class CppDecodeEngine:
     """The decode engine, one C++ call per byte (no per-op Python overhead); the decode
     stages time it. It runs on one thread (ENGINE_THREADS): it opens no parallel region."""
 
     def __init__(self, model: ByteGPT, path: str = "dense", portable: bool = False) -> None:
-        check_path(model.cfg, path)
-        empty = torch.empty(0)
-        layers = []
-        for lw in layer_weights(model, path):
-            blocks = lw.down_blocks or K.BlockSparse(
-                torch.zeros(1, dtype=torch.int64), torch.empty(0, dtype=torch.int32), empty, 0
-            )
-            layers.append(
-                [
-                    *(
-                        t if t is not None else empty
-                        for pair in (lw.ln1, lw.qkv, lw.proj, lw.ln2, lw.up, lw.down)
-                        for t in pair
-                    ),
-                    lw.down_t,
-                    blocks.row_ptr,
-                    blocks.block_col,
-                    blocks.values,
-                    blocks.masks,
-                    *_screen_tensors(lw, path == "screened"),
-                ]
-            )
-        cfg = model.cfg
-        self.cfg = cfg
-        self._engine = K.extension().DecodeEngineCpp(
-            layers,
-            model.wte.weight.detach().contiguous(),
-            model.wpe.weight.detach().contiguous(),
-            *(t if t is not None else empty for t in weight_and_bias(model.ln_f)),
-            model.lm_head.weight.detach().contiguous(),
-            cfg.n_head,
-            ACT_KINDS[cfg.activation],
-            cfg.act_shift,
-            cfg.act_beta,
-            cfg.norm_relu,
-            PATHS.index(path),
-            portable,
-        )
+        self.cfg = model.cfg
+        self._engine = K.extension().DecodeEngineCpp(*engine_args(model, path, portable))
 
     def step(self, byte: int) -> torch.Tensor:
         return self._engine.step(byte)

@@ -236,6 +236,14 @@ class BlockSparse:
     # the kernel sum a group of rows per pass over y, branch-free
     masks: torch.Tensor = torch.empty(0, dtype=torch.int64)
 
+    def __post_init__(self) -> None:
+        """Every row checked once, here: the kernel itself checks only what is O(1)."""
+        if self.d > 0:  # d = 0: the decode engine's placeholder for paths without blocks
+            n_rows = self.row_ptr.numel() - 1
+            extension().check_block_sparse(
+                self.row_ptr, self.block_col, self.values, self.masks, n_rows, self.d
+            )
+
     @property
     def density(self) -> float:
         n_rows = self.row_ptr.numel() - 1

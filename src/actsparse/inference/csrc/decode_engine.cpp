@@ -16,6 +16,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "sparse_ffn.h"
@@ -113,9 +115,32 @@ float activate(float x, int64_t kind, float shift, float beta) {
 
 }  // namespace
 
+// A layer's tensors arrive by name (a dict from Python); every name must be there and no
+// other, so a tensor can never land in the wrong slot.
+const std::vector<std::string> kLayerTensors = {
+    "ln1_w", "ln1_b", "qkv_w", "qkv_b", "proj_w", "proj_b", "ln2_w", "ln2_b", "up_w", "up_b",
+    "down_w", "down_b", "down_t", "row_ptr", "block_col", "block_vals", "block_masks", "up_q",
+    "up_qsum", "up_factors"};
+
+Layer layer_from(const std::map<std::string, torch::Tensor>& named, size_t index) {
+  for (const auto& [name, t] : named)
+    TORCH_CHECK(std::find(kLayerTensors.begin(), kLayerTensors.end(), name) != kLayerTensors.end(),
+                "decode engine: layer ", index, " has an unknown tensor '", name, "'");
+  auto at = [&](const std::string& name) {
+    auto it = named.find(name);
+    TORCH_CHECK(it != named.end(), "decode engine: layer ", index, " lacks tensor '", name, "'");
+    return it->second;
+  };
+  return Layer{at("ln1_w"),     at("ln1_b"),      at("qkv_w"),       at("qkv_b"),
+               at("proj_w"),    at("proj_b"),     at("ln2_w"),       at("ln2_b"),
+               at("up_w"),      at("up_b"),       at("down_w"),      at("down_b"),
+               at("down_t"),    at("row_ptr"),    at("block_col"),   at("block_vals"),
+               at("block_masks"), at("up_q"),     at("up_qsum"),     at("up_factors")};
+}
+
 class DecodeEngineCpp {
  public:
-  DecodeEngineCpp(std::vector<std::vector<torch::Tensor>> layers, torch::Tensor wte,
+  DecodeEngineCpp(std::vector<std::map<std::string, torch::Tensor>> layers, torch::Tensor wte,
                   torch::Tensor wpe, torch::Tensor lnf_w, torch::Tensor lnf_b, torch::Tensor head,
                   int64_t n_head, int64_t act_kind, double act_shift, double act_beta,
                   bool norm_relu, int64_t path, bool portable)
@@ -123,11 +148,7 @@ class DecodeEngineCpp {
         head_(head.contiguous()), n_head_(n_head), act_kind_(act_kind),
         act_shift_(static_cast<float>(act_shift)), act_beta_(static_cast<float>(act_beta)),
         norm_relu_(norm_relu), path_(path), avx_(!portable && actsparse::avx512_available()) {
-    for (auto& t : layers) {
-      TORCH_CHECK(t.size() == 20, "each layer needs 20 tensors");
-      layers_.push_back(Layer{t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9], t[10],
-                              t[11], t[12], t[13], t[14], t[15], t[16], t[17], t[18], t[19]});
-    }
+    for (size_t i = 0; i < layers.size(); ++i) layers_.push_back(layer_from(layers[i], i));
     if (path_ == kScreened) {
       // The screen proves pre-activations <= a threshold; only these activations are
       // exactly 0 below one (x sigmoid(beta x) with beta = inf is ReLU).
@@ -139,12 +160,58 @@ class DecodeEngineCpp {
         TORCH_CHECK(L.up_q.scalar_type() == torch::kInt8 && L.up_q.numel() == L.up_w.numel(),
                     "the screened path needs each layer's int8 up_q");
     }
+    TORCH_CHECK(!layers_.empty(), "decode engine: no layers");
+    TORCH_CHECK(wte_.dim() == 2 && wpe_.dim() == 2 && wpe_.size(1) == wte_.size(1) &&
+                    head_.sizes() == wte_.sizes(),
+                "decode engine: wte [V, D], wpe [T, D] and head [V, D] must agree");
     D_ = wte_.size(1);
+    TORCH_CHECK(n_head_ >= 1 && D_ % n_head_ == 0, "decode engine: n_head ", n_head_,
+                " must divide D ", D_);
+    TORCH_CHECK(lnf_w_.numel() == D_ && (lnf_b_.numel() == 0 || lnf_b_.numel() == D_),
+                "decode engine: the final norm's weight and bias must be [D]");
+    TORCH_CHECK(path_ >= kDense && path_ <= kScreened, "decode engine: unknown path ", path_);
+    TORCH_CHECK(layers_[0].up_w.dim() == 2, "decode engine: up_w must be [F, D]");
     F_ = layers_[0].up_w.size(0);
-    for (const Layer& L : layers_) actsparse::check_block_masks(L.block_masks, F_, D_);
+    for (const Layer& L : layers_) check_layer(L);
     T_ = wpe_.size(0);
     kcache_.assign(layers_.size() * T_ * D_, 0.0f);
     vcache_.assign(layers_.size() * T_ * D_, 0.0f);
+  }
+
+  // Every tensor of a layer checked once, here, so the step loops can trust them.
+  void check_layer(const Layer& L) const {
+    const int64_t D = D_, F = F_;
+    auto want = [](const torch::Tensor& t, std::vector<int64_t> shape, bool optional,
+                   const char* name) {
+      if (optional && (!t.defined() || t.numel() == 0)) return;
+      TORCH_CHECK(t.defined() && t.scalar_type() == torch::kFloat32 && t.is_contiguous(),
+                  "decode engine: ", name, " must be contiguous float32");
+      TORCH_CHECK(t.sizes().vec() == shape, "decode engine: ", name, " has shape ", t.sizes(),
+                  ", needs ", c10::IntArrayRef(shape));
+    };
+    want(L.ln1_w, {D}, false, "ln1_w");
+    want(L.ln1_b, {D}, true, "ln1_b");
+    want(L.qkv_w, {3 * D, D}, false, "qkv_w");
+    want(L.qkv_b, {3 * D}, true, "qkv_b");
+    want(L.proj_w, {D, D}, false, "proj_w");
+    want(L.proj_b, {D}, true, "proj_b");
+    want(L.ln2_w, {D}, false, "ln2_w");
+    want(L.ln2_b, {D}, true, "ln2_b");
+    want(L.up_w, {F, D}, false, "up_w");
+    want(L.up_b, {F}, true, "up_b");
+    want(L.down_w, {D, F}, false, "down_w");
+    want(L.down_b, {D}, true, "down_b");
+    want(L.down_t, {F, D}, false, "down_t");
+    if (path_ == kScreened) {
+      TORCH_CHECK(L.up_qsum.scalar_type() == torch::kInt32 && L.up_qsum.is_contiguous() &&
+                      L.up_qsum.numel() == F,
+                  "decode engine: up_qsum must be contiguous int32 [F]");
+      want(L.up_factors, {3, F}, false, "up_factors");
+    }
+    if (path_ == kBlockSparse)
+      actsparse::check_block_sparse(L.row_ptr, L.block_col, L.block_vals, L.block_masks, F, D);
+    else
+      actsparse::check_block_masks(L.block_masks, F, D);
   }
 
   void reset() {
@@ -246,6 +313,8 @@ class DecodeEngineCpp {
 
   // Greedy generation in one call: (new bytes, seconds spent generating them).
   std::pair<std::vector<int64_t>, double> generate(std::vector<int64_t> prompt, int64_t n_new) {
+    TORCH_CHECK(!prompt.empty(), "generate needs a non-empty prompt");
+    TORCH_CHECK(n_new >= 0, "generate: n_new must be >= 0, got ", n_new);
     reset();
     for (size_t i = 0; i + 1 < prompt.size(); ++i) step(prompt[i]);
     std::vector<int64_t> out;
@@ -368,7 +437,7 @@ class DecodeEngineCpp {
 
 void bind_decode_engine(pybind11::module& m) {
   pybind11::class_<DecodeEngineCpp>(m, "DecodeEngineCpp")
-      .def(pybind11::init<std::vector<std::vector<torch::Tensor>>, torch::Tensor, torch::Tensor,
+      .def(pybind11::init<std::vector<std::map<std::string, torch::Tensor>>, torch::Tensor, torch::Tensor,
                           torch::Tensor, torch::Tensor, torch::Tensor, int64_t, int64_t, double,
                           double, bool, int64_t, bool>())
       .def("step", &DecodeEngineCpp::step)

@@ -38,9 +38,17 @@ bool cpu_has_avx512() {
 bool use_avx512(bool portable) { return !portable && cpu_has_avx512(); }
 
 void check_f32_contig(const torch::Tensor& t, const char* name) {
+  TORCH_CHECK(t.defined(), name, " is undefined");
   TORCH_CHECK(t.device().is_cpu(), name, " must be a CPU tensor");
   TORCH_CHECK(t.scalar_type() == torch::kFloat32, name, " must be float32");
   TORCH_CHECK(t.is_contiguous(), name, " must be contiguous");
+}
+
+// An optional bias: empty, or contiguous float32 with exactly n entries (the kernels copy n).
+void check_bias(const torch::Tensor& bias, int64_t n, const char* who) {
+  if (!bias.defined() || bias.numel() == 0) return;
+  check_f32_contig(bias, "bias");
+  TORCH_CHECK(bias.numel() == n, who, ": bias has ", bias.numel(), " entries, needs ", n);
 }
 
 // ---------------------------------------------------------------- active-set extraction
@@ -307,6 +315,7 @@ torch::Tensor sparse_down(torch::Tensor a, torch::Tensor wt, torch::Tensor bias,
   TORCH_CHECK(wt.dim() == 2 && a.dim() == 1 && a.size(0) == wt.size(0),
               "sparse_down: a must be [F] and wt [F, D]");
   const int64_t F = wt.size(0), D = wt.size(1);
+  check_bias(bias, D, "sparse_down");
   auto y = torch::empty({D}, a.options());
   int32_t* idx = index_buffer(F);
   const bool avx = use_avx512(portable);
@@ -335,6 +344,7 @@ torch::Tensor sparse_down_batch(torch::Tensor A, torch::Tensor wt, torch::Tensor
               "sparse_down_batch: A must be [B, F] and wt [F, D]");
   const int64_t B = A.size(0), F = wt.size(0), D = wt.size(1);
   TORCH_CHECK(B >= 1 && B <= 8, "sparse_down_batch: batch must be 1..8, got ", B);
+  check_bias(bias, D, "sparse_down_batch");
   auto Y = torch::empty({B, D}, A.options());
   float* Yp = Y.data_ptr<float>();
   for (int64_t b = 0; b < B; ++b) init_bias(Yp + b * D, bias, D);
@@ -617,10 +627,21 @@ torch::Tensor block_sparse_down(torch::Tensor a, torch::Tensor row_ptr, torch::T
               "row_ptr must be contiguous int64");
   TORCH_CHECK(block_col.scalar_type() == torch::kInt32 && block_col.is_contiguous(),
               "block_col must be contiguous int32");
+  TORCH_CHECK(a.dim() == 1, "block_sparse_down: a must be [F]");
   const int64_t F = a.size(0);
   TORCH_CHECK(row_ptr.numel() == F + 1, "row_ptr must have F + 1 entries");
+  TORCH_CHECK(D >= 1, "block_sparse_down: D must be >= 1, got ", D);
   const int64_t Dp = (D + kLanes - 1) / kLanes * kLanes;
   const int64_t nb = Dp / kLanes;
+  // O(1) here (a call must stay cheap); check_block_sparse checks every row once, where
+  // the Python BlockSparse is made and where the decode engine takes one.
+  const int64_t nnzb = block_col.numel();
+  TORCH_CHECK(vals.dim() == 2 && vals.size(0) == nnzb && vals.size(1) == kLanes,
+              "vals must be [nnzb, 16] with nnzb = block_col's length");
+  const int64_t* rp = row_ptr.data_ptr<int64_t>();
+  TORCH_CHECK(rp[0] == 0 && rp[F] == nnzb, "row_ptr must start at 0 and end at nnzb (",
+              nnzb, "), got ", rp[0], " and ", rp[F]);
+  check_bias(bias, D, "block_sparse_down");
   // With the block masks (D <= 1024): strategy 1 (group) sums a group of rows per pass
   // over y; 3 (interleave) and 0 (auto) stream a group of rows side by side, each block
   // added where its mask bit says. 2 (rows), and any strategy without masks: one row at a
@@ -764,8 +785,10 @@ torch::Tensor up_indexed(torch::Tensor x, torch::Tensor w, torch::Tensor bias, t
   check_f32_contig(w, "w");
   TORCH_CHECK(idx.scalar_type() == torch::kInt64 && idx.is_contiguous(),
               "idx must be contiguous int64");
+  TORCH_CHECK(w.dim() == 2, "up_indexed: w must be [F, D]");
   const int64_t F = w.size(0), D = w.size(1);
   TORCH_CHECK(x.numel() == D, "up_indexed: x must be [D]");
+  check_bias(bias, F, "up_indexed");
   auto h = torch::zeros({F}, x.options());
   float* hp = h.data_ptr<float>();
   const float *xp = x.data_ptr<float>(), *wp = w.data_ptr<float>();
@@ -855,6 +878,35 @@ void check_block_masks(const torch::Tensor& masks, int64_t F, int64_t D) {
                     masks.numel() == F && D <= 64 * kLanes,
                 "masks must be contiguous int64 [F], for D <= 1024");
 }
+void check_block_sparse(const torch::Tensor& row_ptr, const torch::Tensor& block_col,
+                        const torch::Tensor& vals, const torch::Tensor& masks, int64_t F,
+                        int64_t D) {
+  TORCH_CHECK(row_ptr.scalar_type() == torch::kInt64 && row_ptr.is_contiguous() &&
+                  row_ptr.numel() == F + 1,
+              "row_ptr must be contiguous int64 [F + 1]");
+  TORCH_CHECK(block_col.scalar_type() == torch::kInt32 && block_col.is_contiguous(),
+              "block_col must be contiguous int32");
+  const int64_t nnzb = block_col.numel(), nb = (D + kLanes - 1) / kLanes;
+  TORCH_CHECK(vals.scalar_type() == torch::kFloat32 && vals.is_contiguous() && vals.dim() == 2 &&
+                  vals.size(0) == nnzb && vals.size(1) == kLanes,
+              "vals must be contiguous float32 [nnzb, 16]");
+  check_block_masks(masks, F, D);
+  const int64_t* rp = row_ptr.data_ptr<int64_t>();
+  const int32_t* bc = block_col.data_ptr<int32_t>();
+  const int64_t* mk = masks.numel() > 0 ? masks.data_ptr<int64_t>() : nullptr;
+  TORCH_CHECK(rp[0] == 0 && rp[F] == nnzb, "row_ptr must start at 0 and end at nnzb");
+  for (int64_t i = 0; i < F; ++i) {
+    TORCH_CHECK(rp[i] <= rp[i + 1], "row_ptr must not decrease (row ", i, ")");
+    for (int64_t k = rp[i]; k < rp[i + 1]; ++k)
+      TORCH_CHECK(bc[k] >= 0 && bc[k] < nb, "block_col ", bc[k], " of row ", i,
+                  " is outside [0, ", nb, ")");
+    if (mk) {
+      const uint64_t m = static_cast<uint64_t>(mk[i]);
+      TORCH_CHECK(__builtin_popcountll(m) == rp[i + 1] - rp[i] && (nb == 64 || (m >> nb) == 0),
+                  "mask of row ", i, " does not match its ", rp[i + 1] - rp[i], " blocks");
+    }
+  }
+}
 void block_rows_masked(const float* a, const int32_t* idx, int64_t k0, int64_t k1,
                        const int64_t* row_ptr, const uint64_t* masks, const float* vals,
                        float* y) {
@@ -872,6 +924,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("block_sparse_down", &block_sparse_down, "1x16-block weights x sparse activations");
   m.def("up_indexed", &up_indexed, "up projection restricted to an index set");
   m.def("has_avx512", &has_avx512, "whether the AVX-512 path runs on this CPU");
+  m.def("check_block_sparse", &actsparse::check_block_sparse,
+        "every row of a block-sparse matrix checked: row_ptr, block_col, vals, masks");
   bind_decode_engine(m);
   bind_up_screen(m);
 }

@@ -52,6 +52,11 @@ void block_rows(const float* a, const int32_t* idx, int64_t k0, int64_t k1,
 // Rejects row masks that are not empty or contiguous int64 [F] for D <= 1024 (64 blocks):
 // the masked kernels read a mask per row and add at the block its bits name.
 void check_block_masks(const torch::Tensor& masks, int64_t F, int64_t D);
+// Every row of a block-sparse matrix [F, D] checked once (O(F + nnzb)): a clear error, never
+// a read out of bounds in a kernel.
+void check_block_sparse(const torch::Tensor& row_ptr, const torch::Tensor& block_col,
+                        const torch::Tensor& vals, const torch::Tensor& masks, int64_t F,
+                        int64_t D);
 // The same sum for a wt with row masks (D <= 1024; bit c of masks[i]: row i keeps block c),
 // 16 rows streamed side by side (block_sparse_down's interleave strategy). AVX-512 only.
 void block_rows_masked(const float* a, const int32_t* idx, int64_t k0, int64_t k1,
