@@ -111,12 +111,11 @@ def validate_config(config: Mapping[str, Any], schema: dict | None = None) -> di
 
 
 # Keys that were removed, and why: a config that still sets one gets this, not "unknown key".
-REMOVED = {
-    ("decode", "threads"): "the C++ decode engine runs on one thread; the key was never "
-    "honoured and was removed (2026-11-30): delete it",
-    ("speculative_decode", "threads"): "the C++ decode engine runs on one thread; the key "
-    "was never honoured and was removed (2026-11-30): delete it",
-}
+_ONE_THREAD = (
+    "the C++ decode engine runs on one thread; the key was never honoured and was removed "
+    "(2026-11-30): delete it"
+)
+REMOVED = {("decode", "threads"): _ONE_THREAD, ("speculative_decode", "threads"): _ONE_THREAD}
 
 
 def _check_removed(config: Mapping[str, Any]) -> None:

@@ -622,25 +622,13 @@ torch::Tensor block_sparse_down(torch::Tensor a, torch::Tensor row_ptr, torch::T
                                 torch::Tensor bias, int64_t threads, bool portable,
                                 int64_t strategy) {
   check_f32_contig(a, "a");
-  check_f32_contig(vals, "vals");
-  TORCH_CHECK(row_ptr.scalar_type() == torch::kInt64 && row_ptr.is_contiguous(),
-              "row_ptr must be contiguous int64");
-  TORCH_CHECK(block_col.scalar_type() == torch::kInt32 && block_col.is_contiguous(),
-              "block_col must be contiguous int32");
   TORCH_CHECK(a.dim() == 1, "block_sparse_down: a must be [F]");
   const int64_t F = a.size(0);
-  TORCH_CHECK(row_ptr.numel() == F + 1, "row_ptr must have F + 1 entries");
-  TORCH_CHECK(D >= 1, "block_sparse_down: D must be >= 1, got ", D);
-  const int64_t Dp = (D + kLanes - 1) / kLanes * kLanes;
-  const int64_t nb = Dp / kLanes;
   // O(1) here (a call must stay cheap); check_block_sparse checks every row once, where
   // the Python BlockSparse is made and where the decode engine takes one.
-  const int64_t nnzb = block_col.numel();
-  TORCH_CHECK(vals.dim() == 2 && vals.size(0) == nnzb && vals.size(1) == kLanes,
-              "vals must be [nnzb, 16] with nnzb = block_col's length");
-  const int64_t* rp = row_ptr.data_ptr<int64_t>();
-  TORCH_CHECK(rp[0] == 0 && rp[F] == nnzb, "row_ptr must start at 0 and end at nnzb (",
-              nnzb, "), got ", rp[0], " and ", rp[F]);
+  actsparse::check_block_layout(row_ptr, block_col, vals, masks, F, D);
+  const int64_t Dp = (D + kLanes - 1) / kLanes * kLanes;
+  const int64_t nb = Dp / kLanes;
   check_bias(bias, D, "block_sparse_down");
   // With the block masks (D <= 1024): strategy 1 (group) sums a group of rows per pass
   // over y; 3 (interleave) and 0 (auto) stream a group of rows side by side, each block
@@ -649,7 +637,6 @@ torch::Tensor block_sparse_down(torch::Tensor a, torch::Tensor row_ptr, torch::T
   TORCH_CHECK(strategy >= 0 && strategy <= 3, "unknown block strategy ", strategy);
   const bool grouped = masks.numel() > 0 && strategy == 1;
   const bool interleaved = masks.numel() > 0 && (strategy == 0 || strategy == 3);
-  actsparse::check_block_masks(masks, F, D);
   int32_t* idx = index_buffer(F);
   const bool avx = use_avx512(portable);
   const float* ap = a.data_ptr<float>();
@@ -878,23 +865,32 @@ void check_block_masks(const torch::Tensor& masks, int64_t F, int64_t D) {
                     masks.numel() == F && D <= 64 * kLanes,
                 "masks must be contiguous int64 [F], for D <= 1024");
 }
+void check_block_layout(const torch::Tensor& row_ptr, const torch::Tensor& block_col,
+                        const torch::Tensor& vals, const torch::Tensor& masks, int64_t F,
+                        int64_t D) {
+  TORCH_CHECK(D >= 1, "block-sparse matrix: D must be >= 1, got ", D);
+  TORCH_CHECK(row_ptr.scalar_type() == torch::kInt64 && row_ptr.is_contiguous() &&
+                  row_ptr.numel() == F + 1,
+              "row_ptr must be contiguous int64 with F + 1 entries");
+  TORCH_CHECK(block_col.scalar_type() == torch::kInt32 && block_col.is_contiguous(),
+              "block_col must be contiguous int32");
+  const int64_t nnzb = block_col.numel();
+  TORCH_CHECK(vals.scalar_type() == torch::kFloat32 && vals.is_contiguous() && vals.dim() == 2 &&
+                  vals.size(0) == nnzb && vals.size(1) == kLanes,
+              "vals must be [nnzb, 16] contiguous float32, nnzb = block_col's length");
+  check_block_masks(masks, F, D);
+  const int64_t* rp = row_ptr.data_ptr<int64_t>();
+  TORCH_CHECK(rp[0] == 0 && rp[F] == nnzb, "row_ptr must start at 0 and end at nnzb (", nnzb,
+              "), got ", rp[0], " and ", rp[F]);
+}
 void check_block_sparse(const torch::Tensor& row_ptr, const torch::Tensor& block_col,
                         const torch::Tensor& vals, const torch::Tensor& masks, int64_t F,
                         int64_t D) {
-  TORCH_CHECK(row_ptr.scalar_type() == torch::kInt64 && row_ptr.is_contiguous() &&
-                  row_ptr.numel() == F + 1,
-              "row_ptr must be contiguous int64 [F + 1]");
-  TORCH_CHECK(block_col.scalar_type() == torch::kInt32 && block_col.is_contiguous(),
-              "block_col must be contiguous int32");
+  check_block_layout(row_ptr, block_col, vals, masks, F, D);
   const int64_t nnzb = block_col.numel(), nb = (D + kLanes - 1) / kLanes;
-  TORCH_CHECK(vals.scalar_type() == torch::kFloat32 && vals.is_contiguous() && vals.dim() == 2 &&
-                  vals.size(0) == nnzb && vals.size(1) == kLanes,
-              "vals must be contiguous float32 [nnzb, 16]");
-  check_block_masks(masks, F, D);
   const int64_t* rp = row_ptr.data_ptr<int64_t>();
   const int32_t* bc = block_col.data_ptr<int32_t>();
   const int64_t* mk = masks.numel() > 0 ? masks.data_ptr<int64_t>() : nullptr;
-  TORCH_CHECK(rp[0] == 0 && rp[F] == nnzb, "row_ptr must start at 0 and end at nnzb");
   for (int64_t i = 0; i < F; ++i) {
     TORCH_CHECK(rp[i] <= rp[i + 1], "row_ptr must not decrease (row ", i, ")");
     for (int64_t k = rp[i]; k < rp[i + 1]; ++k)

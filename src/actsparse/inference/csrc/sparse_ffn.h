@@ -52,6 +52,11 @@ void block_rows(const float* a, const int32_t* idx, int64_t k0, int64_t k1,
 // Rejects row masks that are not empty or contiguous int64 [F] for D <= 1024 (64 blocks):
 // the masked kernels read a mask per row and add at the block its bits name.
 void check_block_masks(const torch::Tensor& masks, int64_t F, int64_t D);
+// A block-sparse matrix's layout, in O(1): dtypes, row_ptr [F + 1] from 0 to nnzb, vals
+// [nnzb, 16], the masks.
+void check_block_layout(const torch::Tensor& row_ptr, const torch::Tensor& block_col,
+                        const torch::Tensor& vals, const torch::Tensor& masks, int64_t F,
+                        int64_t D);
 // Every row of a block-sparse matrix [F, D] checked once (O(F + nnzb)): a clear error, never
 // a read out of bounds in a kernel.
 void check_block_sparse(const torch::Tensor& row_ptr, const torch::Tensor& block_col,
