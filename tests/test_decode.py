@@ -42,14 +42,16 @@ def assert_steps_match_forward(engine, model: ByteGPT, text: bytes) -> None:
 
 ENGINES = {
     "python": DecodeEngine,
-    "cpp": CppDecodeEngine,
-    "cpp_portable": functools.partial(CppDecodeEngine, portable=True),
+    **{f"cpp_{isa}": functools.partial(CppDecodeEngine, isa=isa) for isa in K.ISAS},
 }
 
 
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("path", ["dense", "sparse", "block_sparse", "screened"])
 def test_cached_logits_equal_the_full_forward_pass(relu_model, engine, path):
+    isa = engine.removeprefix("cpp_")
+    if engine != "python" and isa not in K.supported_isas():
+        pytest.skip(f"this CPU ({K.cpu_model()}) cannot run the {isa} path")
     assert_steps_match_forward(ENGINES[engine](relu_model, path), relu_model, b"the quick brown")
 
 
@@ -91,15 +93,13 @@ def test_cpp_sparse_paths_generate_exactly_the_dense_bytes(relu_model):
     assert outs["dense"] == DecodeEngine(relu_model, "dense").generate(b"the quick ", 40)[0]
 
 
-@pytest.mark.parametrize(
-    "portable", [pytest.param(False, id="avx512"), pytest.param(True, id="portable")]
-)
+@pytest.mark.parametrize("isa", K.ISAS)
 @pytest.mark.parametrize("path", ["dense", "sparse", "block_sparse", "screened"])
-def test_a_multi_byte_pass_gives_each_byte_the_logits_of_its_own_step(relu_model, path, portable):
-    if not portable and not K.has_avx512():
-        pytest.skip("this CPU has no AVX-512: the avx512 path cannot run here")
+def test_a_multi_byte_pass_gives_each_byte_the_logits_of_its_own_step(relu_model, path, isa):
+    if isa not in K.supported_isas():
+        pytest.skip(f"this CPU ({K.cpu_model()}) cannot run the {isa} path")
     # Bit for bit: a verification pass must not change what the model predicts.
-    engine = CppDecodeEngine(relu_model, path, portable=portable)
+    engine = CppDecodeEngine(relu_model, path, isa=isa)
     text = b"the quick brown fox jumps"
     engine.forward(text[:5])
     together = engine.forward(text[5:16])  # 11 bytes: more than one batch of 8
@@ -124,9 +124,7 @@ def test_rollback_forgets_the_rejected_bytes(relu_model):
         engine.forward(b"x" * 64)
 
 
-@pytest.mark.parametrize(
-    "portable", [pytest.param(False, id="avx512"), pytest.param(True, id="portable")]
-)
+@pytest.mark.parametrize("isa", K.ISAS)
 @pytest.mark.parametrize(
     "activation",
     [
@@ -135,9 +133,9 @@ def test_rollback_forgets_the_rejected_bytes(relu_model):
         dict(activation="fatrelu", act_shift=0.05),
     ],
 )
-def test_screened_path_computes_the_sparse_paths_activations_bit_for_bit(activation, portable):
-    if not portable and not K.has_avx512():
-        pytest.skip("this CPU has no AVX-512: the avx512 path cannot run here")
+def test_screened_path_computes_the_sparse_paths_activations_bit_for_bit(activation, isa):
+    if isa not in K.supported_isas():
+        pytest.skip(f"this CPU ({K.cpu_model()}) cannot run the {isa} path")
     # The screen only skips neurons it proved zero, so the activations, and with them the
     # logits of every step, are those of the sparse path exactly.
     torch.manual_seed(0)
@@ -145,8 +143,8 @@ def test_screened_path_computes_the_sparse_paths_activations_bit_for_bit(activat
     with torch.no_grad():  # push the pre-activations negative: mostly-zero activations
         for block in model.h:
             block.mlp.c_fc.bias -= 0.3
-    sparse = CppDecodeEngine(model, "sparse", portable=portable)
-    screened = CppDecodeEngine(model, "screened", portable=portable)
+    sparse = CppDecodeEngine(model, "sparse", isa=isa)
+    screened = CppDecodeEngine(model, "screened", isa=isa)
     for b in b"the quick brown fox":
         assert torch.equal(sparse.step(b), screened.step(b))
     assert sparse.act_sparsity == screened.act_sparsity > 0.5

@@ -1,8 +1,9 @@
-"""Every kernel equals the dense torch reference, on both code paths (AVX-512 and portable),
-1 and 2 threads, D a multiple of 16 or not, sparsity 0 to 1, random and adversarial patterns.
+"""Every kernel equals the dense torch reference, on every code path (AVX-512, AVX2 + FMA and
+portable), 1 and 2 threads, D a multiple of 16 or not, sparsity 0 to 1, random and
+adversarial patterns.
 
-Test ids name the code path: `avx512` cases are skipped, with the reason, on a CPU without
-AVX-512 (they used to run the portable path there under a SIMD id). Cases that would run
+Test ids name the code path, which the call forces (kernels' `isa`): a case of a path the CPU
+lacks is skipped, with the reason, never run on another path under its name. Cases that would run
 the same code on the same numbers are not generated: the portable path has one strategy,
 two threads split columns in 128-wide tiles (so D <= 128 runs one), at sparsity 0 every
 pattern is the same vector and at 1 random, leading and trailing are, and `auto` is the
@@ -24,17 +25,13 @@ from actsparse.methods.pruning import magnitude_mask
 
 SHAPES = [(1024, 256), (3072, 768), (100, 37), (48, 16), (64, 200)]  # (F, D)
 SPARSITIES = [0.0, 0.5, 0.9, 1.0]
-PATHS = [pytest.param(False, id="avx512"), pytest.param(True, id="portable")]
+PATHS = [pytest.param(isa, id=isa) for isa in K.ISAS]
 
 
-def path_id(portable: bool) -> str:
-    return "portable" if portable else "avx512"
-
-
-def needs_path(portable: bool) -> None:
+def needs_path(isa: str) -> None:
     """Skip, saying why, a case of a code path this CPU cannot run."""
-    if not portable and not K.has_avx512():
-        pytest.skip("this CPU has no AVX-512: the avx512 path cannot run here")
+    if isa not in K.supported_isas():
+        pytest.skip(f"this CPU ({K.cpu_model()}) cannot run the {isa} path")
 
 
 def patterns_at(sparsity: float) -> list[str]:
@@ -46,36 +43,36 @@ def patterns_at(sparsity: float) -> list[str]:
 
 
 def sparse_down_cases():
-    for portable in (False, True):
-        for strategy in ("rows",) if portable else ("tiles", "rows"):
+    for isa in K.ISAS:
+        for strategy in ("rows",) if isa == "portable" else ("tiles", "rows"):
             for f, d in SHAPES:
                 for threads in (1, 2) if d > 128 else (1,):
                     for s in SPARSITIES:
                         for pattern in patterns_at(s):
                             yield pytest.param(
-                                portable,
+                                isa,
                                 strategy,
                                 (f, d),
                                 threads,
                                 s,
                                 pattern,
-                                id=f"{path_id(portable)}-{strategy}-{f}x{d}-t{threads}-s{s}-{pattern}",
+                                id=f"{isa}-{strategy}-{f}x{d}-t{threads}-s{s}-{pattern}",
                             )
 
 
 def block_cases():
-    for portable in (False, True):
-        for strategy in ("rows",) if portable else ("auto", "group", "rows"):
+    for isa in K.ISAS:
+        for strategy in ("rows",) if isa == "portable" else ("auto", "group", "rows"):
             for f, d in SHAPES:
                 for s in SPARSITIES:
                     for ratio in (0.0, 0.5, 0.9):
                         yield pytest.param(
-                            portable,
+                            isa,
                             strategy,
                             (f, d),
                             s,
                             ratio,
-                            id=f"{path_id(portable)}-{strategy}-{f}x{d}-s{s}-r{ratio}",
+                            id=f"{isa}-{strategy}-{f}x{d}-s{s}-r{ratio}",
                         )
 
 
@@ -120,13 +117,13 @@ def weights():
 
 
 @pytest.mark.parametrize(
-    "portable, strategy, shape, threads, sparsity, pattern", list(sparse_down_cases())
+    "isa, strategy, shape, threads, sparsity, pattern", list(sparse_down_cases())
 )
-def test_sparse_down_equals_dense(weights, portable, threads, shape, sparsity, pattern, strategy):
-    needs_path(portable)
+def test_sparse_down_equals_dense(weights, isa, threads, shape, sparsity, pattern, strategy):
+    needs_path(isa)
     w_down, b, _, _ = weights[shape]
     a = activations(shape[0], sparsity, pattern)
-    y = K.sparse_down(a, K.transpose_down(w_down), b, threads, portable, strategy)
+    y = K.sparse_down(a, K.transpose_down(w_down), b, threads, isa, strategy)
     close(y, w_down @ a + b, w_down.abs() @ a.abs() + b.abs())
 
 
@@ -143,17 +140,17 @@ def test_nan_activation_propagates_like_dense():
     assert torch.isnan(K.sparse_down(a, torch.randn(64, 32))).all()
 
 
-@pytest.mark.parametrize("portable", PATHS)
+@pytest.mark.parametrize("isa", PATHS)
 @pytest.mark.parametrize("batch", [1, 2, 3, 5, 8])
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("sparsity", SPARSITIES)
-def test_sparse_down_batch_equals_dense(weights, portable, batch, shape, sparsity):
-    needs_path(portable)
+def test_sparse_down_batch_equals_dense(weights, isa, batch, shape, sparsity):
+    needs_path(isa)
     w_down, b, _, _ = weights[shape]
     A = torch.stack([activations(shape[0], sparsity, "random", seed=s) for s in range(batch)])
     for threads in (1, 2):
         close(
-            K.sparse_down_batch(A, K.transpose_down(w_down), b, threads, portable),
+            K.sparse_down_batch(A, K.transpose_down(w_down), b, threads, isa),
             A @ w_down.t() + b,
             A.abs() @ w_down.abs().t() + b.abs(),
         )
@@ -164,9 +161,9 @@ def test_batch_over_eight_is_rejected():
         K.sparse_down_batch(torch.zeros(9, 16), torch.zeros(16, 16))
 
 
-@pytest.mark.parametrize("portable, strategy, shape, sparsity, ratio", list(block_cases()))
-def test_block_sparse_down_equals_dense(weights, portable, shape, sparsity, ratio, strategy):
-    needs_path(portable)
+@pytest.mark.parametrize("isa, strategy, shape, sparsity, ratio", list(block_cases()))
+def test_block_sparse_down_equals_dense(weights, isa, shape, sparsity, ratio, strategy):
+    needs_path(isa)
     w_down, b, _, _ = weights[shape]
     wt = K.transpose_down(w_down)
     wt = wt * magnitude_mask(wt, ratio, "block16", d_axis=1)
@@ -175,17 +172,17 @@ def test_block_sparse_down_equals_dense(weights, portable, shape, sparsity, rati
     a = activations(shape[0], sparsity, "random")
     for threads in (1, 2):
         close(
-            K.block_sparse_down(a, packed, b, threads, portable, strategy),
+            K.block_sparse_down(a, packed, b, threads, isa, strategy),
             wt.t() @ a + b,
             wt.abs().t() @ a.abs() + b.abs(),
         )
 
 
-@pytest.mark.parametrize("portable", PATHS)
+@pytest.mark.parametrize("isa", PATHS)
 @pytest.mark.parametrize("d", [1024, 1040])  # 64 blocks (the mask's top bit), 65 (no masks)
 @pytest.mark.parametrize("strategy", K.BLOCK_STRATEGIES)
-def test_block_sparse_down_at_the_mask_width(portable, d, strategy):
-    needs_path(portable)
+def test_block_sparse_down_at_the_mask_width(isa, d, strategy):
+    needs_path(isa)
     g = torch.Generator().manual_seed(d)
     wt = torch.randn(40, d, generator=g)
     wt = wt * magnitude_mask(wt, 0.5, "block16", d_axis=1)
@@ -199,7 +196,7 @@ def test_block_sparse_down_at_the_mask_width(portable, d, strategy):
     a[3] = a[7] = 2.0
     for threads in (1, 2):
         close(
-            K.block_sparse_down(a, packed, None, threads, portable, strategy),
+            K.block_sparse_down(a, packed, None, threads, isa, strategy),
             wt.t() @ a,
             wt.abs().t() @ a.abs(),
         )
@@ -218,21 +215,21 @@ def test_block_sparse_down_nan_activation_propagates(strategy):
     wt = torch.randn(64, 48)
     a = torch.zeros(64)
     a[9] = float("nan")
-    y = K.block_sparse_down(a, K.BlockSparse.from_dense(wt), None, 1, False, strategy)
+    y = K.block_sparse_down(a, K.BlockSparse.from_dense(wt), None, 1, None, strategy)
     assert torch.isnan(y).all()
 
 
-@pytest.mark.parametrize("portable", PATHS)
+@pytest.mark.parametrize("isa", PATHS)
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("relu", [True, False])
-def test_up_indexed_equals_dense_rows(weights, portable, shape, relu):
-    needs_path(portable)
+def test_up_indexed_equals_dense_rows(weights, isa, shape, relu):
+    needs_path(isa)
     _, _, w_up, b_up = weights[shape]
     f, d = shape
     x = torch.randn(d)
     idx = torch.randperm(f)[: f // 3]
     for threads in (1, 2):
-        h = K.up_indexed(x, w_up, b_up, idx, relu, threads, portable)
+        h = K.up_indexed(x, w_up, b_up, idx, relu, threads, isa)
         full = w_up @ x + b_up
         ref = torch.zeros(f)
         ref[idx] = torch.relu(full[idx]) if relu else full[idx]
@@ -292,7 +289,7 @@ def test_benchmark_rows_measure_against_the_best_dense_and_say_what_ran():
     own = rows["dense_down:own"]
     assert own["speedup_vs_dense"] == pytest.approx(min(1.0, own["speedup_vs_torch"]))
     for r in rows.values():
-        assert r["isa"] in ("avx512", "portable") and r["cpu_model"]
+        assert r["isa"] == K.isa_name() and r["cpu_model"]
         assert r["fraction_of_ideal"] == pytest.approx(r["speedup_vs_dense"] / r["ideal_speedup"])
     down = rows["sparse_down:auto"]
     if own["speedup_vs_torch"] > 1:  # ours is the best dense: the speedup shrinks by it
@@ -370,7 +367,7 @@ def _raw_block(**change):
         d=32,
         bias=torch.empty(0),
         threads=1,
-        portable=True,
+        isa=0,
         strategy=0,
     )
     return lambda: K.extension().block_sparse_down(*{**args, **change}.values())
@@ -383,7 +380,7 @@ def _engine_with(layer_change=None, **change):
     from tests.conftest import tiny_config
 
     torch.manual_seed(0)
-    args = list(engine_args(ByteGPT(tiny_config(activation="relu")), "sparse", True))
+    args = list(engine_args(ByteGPT(tiny_config(activation="relu")), "sparse", "portable"))
     if layer_change is not None:
         name, tensor = layer_change
         if tensor is None:
@@ -391,7 +388,7 @@ def _engine_with(layer_change=None, **change):
         else:
             args[0][0][name] = tensor
     for k, v in change.items():
-        args[{"n_head": 6, "path": 11}[k]] = v
+        args[{"n_head": 6, "path": 11, "isa": 12}[k]] = v
     return lambda: K.extension().DecodeEngineCpp(*args)
 
 
@@ -471,6 +468,18 @@ BAD_INPUTS = {
         lambda: _engine_with()().generate([], 3),
         "non-empty prompt",
     ),
+    "decode engine: an unknown ISA code": (_engine_with(isa=9), "unknown kernel ISA code 9"),
+    "block_sparse_down: an unknown ISA code": (_raw_block(isa=-1), "unknown kernel ISA code"),
+    "up_screen: an unknown ISA code": (
+        lambda: K.extension().up_screen(
+            torch.zeros(16),
+            *dataclasses.astuple(K.UpScreen.from_weight(torch.ones(4, 16))),
+            torch.empty(0),
+            0.0,
+            3,
+        ),
+        "unknown kernel ISA code 3",
+    ),
 }
 
 
@@ -479,3 +488,21 @@ def test_bad_input_at_each_entry_point_is_a_clear_error(case):
     call, message = BAD_INPUTS[case]
     with pytest.raises(RuntimeError, match=message):
         call()
+
+
+def test_an_unknown_or_unrunnable_isa_is_a_clear_error(monkeypatch):
+    a, wt = torch.ones(8), torch.zeros(8, 4)
+    with pytest.raises(K.KernelIsaError, match="'neon' is not a kernel ISA"):
+        K.sparse_down(a, wt, isa="neon")
+    monkeypatch.setenv("ACTSPARSE_ISA", "avx9")
+    with pytest.raises(K.KernelIsaError, match="ACTSPARSE_ISA='avx9'"):
+        K.sparse_down(a, wt)
+    monkeypatch.setenv("ACTSPARSE_ISA", "portable")
+    assert K.isa_name() == "portable"  # the override picks the path of a call without isa
+    lacking = [isa for isa in K.ISAS if isa not in K.supported_isas()]
+    if not lacking:
+        pytest.skip("this CPU runs every kernel path: none to refuse")
+    with pytest.raises(K.KernelIsaError, match=f"the {lacking[0]} kernels cannot run"):
+        K.sparse_down(a, wt, isa=lacking[0])
+    with pytest.raises(RuntimeError, match="cannot run on this CPU"):  # and in C++ too
+        K.extension().sparse_down(a, wt, torch.empty(0), 1, K.ISAS[lacking[0]], 0)

@@ -7,11 +7,14 @@ baseline is the fastest of several torch formulations on the same data, per shap
 thread count, and the ideal speedup is measured from the best dense implementation in the
 run: that torch call or this project's own kernel on a vector with no zeros, whichever is
 faster (`best_dense_impl`); the torch-relative speedup stays beside it. Every row records
-the instruction set that ran and the CPU. Speed is reported, never asserted.
+the instruction set that ran and the CPU; the synthetic sweep times each kernel path the
+config names (`kernels.isas`), each against the best dense of its own path, so the table
+shows what a CPU without AVX-512 gets. Speed is reported, never asserted.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -134,6 +137,7 @@ def row(
     dense_impl: str,
     ideal: float,
     best: tuple[str, float] | None = None,
+    isa: str | None = None,
     **extra: object,
 ) -> dict:
     """One timed kernel. dense is its paired torch baseline; best is (the best dense
@@ -157,7 +161,8 @@ def row(
         "speedup_vs_dense": speedup,
         "ideal_speedup": ideal,
         "fraction_of_ideal": speedup / ideal,
-        "isa": K.isa(),
+        "isa": K.isa_name(isa),
+        "best_isa": K.isa_name(isa) == K.isa_name(),
         "cpu_model": K.cpu_model(),
         **extra,
     }
@@ -171,8 +176,10 @@ def bench_down_family(
     warmup: int,
     block_ratio: float,
     include_torch_gather: bool = True,
+    isa: str | None = None,
 ) -> list[dict]:
-    """All kernels at one (shape, thread count, activation set); inputs share one sparsity."""
+    """All kernels at one (shape, thread count, activation set); inputs share one sparsity.
+    Our kernels run the path `isa` (None: the default); torch's run as they do."""
     torch.set_num_threads(threads)
     n, ni = len(layers), len(inputs)
     dense_impl, _ = fastest(dense_down_candidates(layers), inputs, calls, warmup)
@@ -201,7 +208,7 @@ def bench_down_family(
         add(
             "sparse_down",
             lambda i, s=strategy: K.sparse_down(
-                inputs[i % ni], layers.wt_down[i % n], None, threads, strategy=s
+                inputs[i % ni], layers.wt_down[i % n], None, threads, isa, s
             ),
             ideal_down,
             strategy=strategy,
@@ -219,7 +226,7 @@ def bench_down_family(
         add(
             "block_sparse_down",
             lambda i, s=strategy: K.block_sparse_down(
-                inputs[i % ni], packed[i % n], None, threads, strategy=s
+                inputs[i % ni], packed[i % n], None, threads, isa, s
             ),
             1.0 / max(density * (1 - block_ratio), 1e-9),
             weight_sparsity=block_ratio,
@@ -242,7 +249,7 @@ def bench_down_family(
         "own_up": (
             "own",
             lambda i: K.up_indexed(
-                xs[i % ni], layers.w_up[i % n], layers.b_up[i % n], every, True, threads
+                xs[i % ni], layers.w_up[i % n], layers.b_up[i % n], every, True, threads, isa
             ),
         ),
     }
@@ -254,7 +261,7 @@ def bench_down_family(
         def ffn(i: int) -> torch.Tensor:
             up_relu(i)  # computed, then replaced by the benchmark's activation pattern
             return K.sparse_down(
-                inputs[i % ni], layers.wt_down[i % n], layers.b_down[i % n], threads
+                inputs[i % ni], layers.wt_down[i % n], layers.b_down[i % n], threads, isa
             )
 
         return ffn
@@ -278,7 +285,7 @@ def bench_down_family(
     ]
     add(
         "dense_down",
-        lambda i: K.sparse_down(full[i % ni], layers.wt_down[i % n], None, threads),
+        lambda i: K.sparse_down(full[i % ni], layers.wt_down[i % n], None, threads, isa),
         1.0,
         strategy="own",
     )
@@ -287,9 +294,9 @@ def bench_down_family(
 
     def ffn_indexed(i: int) -> torch.Tensor:
         h = K.up_indexed(
-            xs[i % ni], layers.w_up[i % n], layers.b_up[i % n], idx[i % ni], True, threads
+            xs[i % ni], layers.w_up[i % n], layers.b_up[i % n], idx[i % ni], True, threads, isa
         )
-        return K.sparse_down(h, layers.wt_down[i % n], layers.b_down[i % n], threads)
+        return K.sparse_down(h, layers.wt_down[i % n], layers.b_down[i % n], threads, isa)
 
     add(
         "ffn_indexed_up_sparse_down",
@@ -311,7 +318,7 @@ def bench_down_family(
         # paths), so the best dense down applies to the down-projection rows only.
         mine = best if impl == dense_impl and not kernel.startswith("ffn_") else None
         rows.append(
-            row(kernel, t, base, impl, ideal, mine, density=density, threads=threads, **info)
+            row(kernel, t, base, impl, ideal, mine, isa, density=density, threads=threads, **info)
         )
     return rows
 
@@ -324,6 +331,7 @@ def bench_batches(
     calls: int,
     warmup: int,
     seed: int = 0,
+    isa: str | None = None,
 ) -> list[dict]:
     """Batch B <= 8 with independent random patterns, against dense batched F.linear."""
     torch.set_num_threads(threads)
@@ -336,7 +344,9 @@ def bench_batches(
         union = float(np.mean([(x != 0).any(0).float().mean().item() for x in inputs]))
         dense, t = time_pair(
             lambda i, x=inputs: F.linear(x[i % 8], layers.w_down[i % n]),
-            lambda i, x=inputs: K.sparse_down_batch(x[i % 8], layers.wt_down[i % n], None, threads),
+            lambda i, x=inputs: K.sparse_down_batch(
+                x[i % 8], layers.wt_down[i % n], None, threads, isa
+            ),
             calls,
             warmup,
         )
@@ -347,6 +357,7 @@ def bench_batches(
                 dense,
                 "linear_batched",
                 1.0 / union,
+                isa=isa,
                 density=union,
                 threads=threads,
                 batch=b,
@@ -356,24 +367,37 @@ def bench_batches(
     return rows
 
 
+def swept_isas(wanted: Sequence[str]) -> list[str]:
+    """The default path first, then each other path in `wanted` this CPU runs (a path it
+    lacks is left out, and said so on stderr: a laptop's table must not claim AVX-512)."""
+    out = [K.isa_name()]
+    for isa in wanted:
+        if isa not in K.ISAS:
+            raise K.KernelIsaError(f"kernels.isas: {isa!r} is not a kernel ISA ({sorted(K.ISAS)})")
+        if isa not in K.supported_isas():
+            print(f"kernels.isas: this CPU cannot run {isa}; not timed", file=sys.stderr)
+        elif isa not in out:
+            out.append(isa)
+    return out
+
+
 def synthetic_rows(shape: Mapping[str, int], sweep: Mapping[str, Any]) -> list[dict]:
     """The synthetic sweep at one shape ({d_model, d_ffn, n_layer}): every kernel,
-    sparsity and thread count of `sweep` (the config's `kernels` section)."""
+    sparsity, thread count and kernel path of `sweep` (the config's `kernels` section)."""
     d, f, n_layer = shape["d_model"], shape["d_ffn"], shape["n_layer"]
     calls, warmup, batch_sparsity = sweep["calls"], sweep["warmup"], sweep["batch_sparsity"]
     sparsities, threads, batches = sweep["sparsities"], sweep["threads"], sweep["batches"]
     block_ratio = sweep["block_ratio"]
     layers = Layers.random(n_layer, d, f)
     rows = []
-    for t in threads:
-        for s in sparsities:
-            inputs = synthetic_activations(f, s, 8, seed=int(s * 1000))
-            for r in bench_down_family(layers, inputs, t, calls, warmup, block_ratio):
-                rows.append({**r, "pattern": "synthetic", "sparsity": s})
-        rows += [
-            {**r, "pattern": "synthetic"}
-            for r in bench_batches(layers, batch_sparsity, batches, t, calls, warmup)
-        ]
+    for isa in swept_isas(sweep["isas"]):
+        for t in threads:
+            for s in sparsities:
+                inputs = synthetic_activations(f, s, 8, seed=int(s * 1000))
+                family = bench_down_family(layers, inputs, t, calls, warmup, block_ratio, isa=isa)
+                rows += [{**r, "pattern": "synthetic", "sparsity": s} for r in family]
+            batched = bench_batches(layers, batch_sparsity, batches, t, calls, warmup, isa=isa)
+            rows += [{**r, "pattern": "synthetic"} for r in batched]
     at = {"d_model": d, "d_ffn": f, "n_layer": n_layer}
     return [{**at, **r} for r in rows]
 

@@ -114,7 +114,7 @@ def _screen_tensors(lw: LayerWeights, screened: bool) -> tuple[torch.Tensor, ...
     return screen.q, screen.qsum, screen.factors
 
 
-def engine_args(model: ByteGPT, path: str, portable: bool) -> tuple:
+def engine_args(model: ByteGPT, path: str, isa: str | None = None) -> tuple:
     """The C++ engine's constructor arguments: per layer a dict of its 20 tensors by name
     (checked there once: every name present, no other, each shape and dtype), then the
     embeddings, final norm, head and the model's settings."""
@@ -159,7 +159,7 @@ def engine_args(model: ByteGPT, path: str, portable: bool) -> tuple:
         cfg.act_beta,
         cfg.norm_relu,
         PATHS.index(path),
-        portable,
+        K.isa_code(isa),
     )
 
 
@@ -167,9 +167,10 @@ class CppDecodeEngine:
     """The decode engine, one C++ call per byte (no per-op Python overhead); the decode
     stages time it. It runs on one thread (ENGINE_THREADS): it opens no parallel region."""
 
-    def __init__(self, model: ByteGPT, path: str = "dense", portable: bool = False) -> None:
+    def __init__(self, model: ByteGPT, path: str = "dense", isa: str | None = None) -> None:
         self.cfg = model.cfg
-        self._engine = K.extension().DecodeEngineCpp(*engine_args(model, path, portable))
+        self.isa = K.isa_name(isa)  # the kernel path every step runs
+        self._engine = K.extension().DecodeEngineCpp(*engine_args(model, path, self.isa))
 
     def step(self, byte: int) -> torch.Tensor:
         return self._engine.step(byte)
@@ -246,7 +247,7 @@ def decode_rows(
             "act_sparsity": sparsity,
             "up_rows_computed": engines[path].screen_kept if path == "screened" else 1.0,
             "greedy_identical": out == dense_out,
-            "isa": K.isa(),
+            "isa": K.isa_name(),
             "cpu_model": K.cpu_model(),
         }
         for path, (out, speed, sparsity) in results.items()

@@ -1,8 +1,11 @@
-"""Sparse FFN kernels (C++, AVX-512 with a portable fallback), compiled once and cached.
+"""Sparse FFN kernels (C++: AVX-512, AVX2 + FMA and portable paths), compiled once and cached.
 
 The extension is built with torch.utils.cpp_extension the first time it is used, in
 `<cache>/torch_extensions/<source digest>/`, so an edited kernel rebuilds and an unchanged
-one loads in milliseconds. Weights are prepared once into the layouts the kernels read:
+one loads in milliseconds. Every kernel takes `isa`, the code path to run: None runs
+`default_isa()` (ACTSPARSE_ISA if set, else the best this CPU has), so one machine can
+test and time every path it has; a path the CPU lacks is an error, never an illegal
+instruction. Weights are prepared once into the layouts the kernels read:
 W_down transposed to [F, D] (one contiguous row per neuron), and for 1x16-block-pruned
 weights a per-neuron list of nonzero blocks.
 """
@@ -27,7 +30,13 @@ import torch
 from actsparse.core.corpus import default_cache_dir
 
 CSRC = Path(__file__).with_name("csrc")
-SOURCES = [CSRC / "sparse_ffn.cpp", CSRC / "decode_engine.cpp", CSRC / "up_screen.cpp"]
+SOURCES = [
+    CSRC / "sparse_ffn.cpp",
+    CSRC / "sparse_ffn_avx2.cpp",
+    CSRC / "decode_engine.cpp",
+    CSRC / "up_screen.cpp",
+]
+ISAS = {"portable": 0, "avx2": 1, "avx512": 2}  # the C++ side's actsparse::Isa codes
 BLOCK = 16
 DOWN_STRATEGIES = {"auto": 0, "tiles": 1, "rows": 2}
 BLOCK_STRATEGIES = {"auto": 0, "group": 1, "rows": 2, "interleave": 3}
@@ -135,18 +144,48 @@ def unavailable() -> str | None:
     return None
 
 
+class KernelIsaError(ValueError):
+    """A kernel ISA that is unknown, or that this CPU (or build) cannot run."""
+
+
+@cache
+def supported_isas() -> tuple[str, ...]:
+    """The kernel paths this CPU and build run, slowest first."""
+    ext = extension()
+    return tuple(name for name, code in ISAS.items() if ext.isa_supported(code))
+
+
 def has_avx512() -> bool:
-    return bool(extension().has_avx512())
+    return "avx512" in supported_isas()
 
 
 def has_avx512vnni() -> bool:
-    """Whether the up screen's SIMD path (AVX-512 VNNI) runs on this CPU."""
+    """Whether the up screen's VNNI path runs on this CPU (else its avx512 runs AVX2)."""
     return bool(extension().has_avx512vnni())
 
 
-def isa(portable: bool = False) -> str:
-    """The instruction set the kernels run here: avx512, or portable (scalar C++)."""
-    return "avx512" if has_avx512() and not portable else "portable"
+def default_isa() -> str:
+    """ACTSPARSE_ISA (avx512 | avx2 | portable) if set, else the best this CPU has."""
+    return os.environ.get("ACTSPARSE_ISA") or supported_isas()[-1]
+
+
+def isa_name(isa: str | None = None) -> str:
+    """The path a kernel call with this `isa` runs, checked: a clear error for a name we do
+    not know or a path this CPU lacks."""
+    name = isa or default_isa()
+    if name not in ISAS:
+        source = "ACTSPARSE_ISA" if isa is None else "isa"
+        raise KernelIsaError(f"{source}={name!r} is not a kernel ISA; use one of {sorted(ISAS)}")
+    if name not in supported_isas():
+        raise KernelIsaError(
+            f"the {name} kernels cannot run on this CPU ({cpu_model()}); it runs "
+            f"{', '.join(supported_isas())}"
+        )
+    return name
+
+
+def isa_code(isa: str | None = None) -> int:
+    return ISAS[isa_name(isa)]
 
 
 @cache
@@ -178,7 +217,7 @@ def sparse_down(
     wt: torch.Tensor,
     bias: torch.Tensor | None = None,
     threads: int = 1,
-    portable: bool = False,
+    isa: str | None = None,
     strategy: str = "auto",
 ) -> torch.Tensor:
     """y = wt.T @ a + bias for a mostly-zero a [F]; wt from `transpose_down`.
@@ -189,7 +228,7 @@ def sparse_down(
     stage measured as fastest or level at both shapes and every sparsity (it times both).
     """
     code = DOWN_STRATEGIES[strategy]
-    return extension().sparse_down(a.contiguous(), wt, _bias(bias), threads, portable, code)
+    return extension().sparse_down(a.contiguous(), wt, _bias(bias), threads, isa_code(isa), code)
 
 
 def sparse_down_batch(
@@ -197,10 +236,10 @@ def sparse_down_batch(
     wt: torch.Tensor,
     bias: torch.Tensor | None = None,
     threads: int = 1,
-    portable: bool = False,
+    isa: str | None = None,
 ) -> torch.Tensor:
     """Y = A @ wt + bias for A [B <= 8, F]: one pass over the union of active neurons."""
-    return extension().sparse_down_batch(A.contiguous(), wt, _bias(bias), threads, portable)
+    return extension().sparse_down_batch(A.contiguous(), wt, _bias(bias), threads, isa_code(isa))
 
 
 def up_indexed(
@@ -210,7 +249,7 @@ def up_indexed(
     idx: torch.Tensor,
     relu: bool = True,
     threads: int = 1,
-    portable: bool = False,
+    isa: str | None = None,
 ) -> torch.Tensor:
     """h[i] = act(w_up[i] . x + b[i]) for i in idx, 0 elsewhere (w_up is c_fc.weight [F, D])."""
     return extension().up_indexed(
@@ -220,7 +259,7 @@ def up_indexed(
         idx.to(torch.int64).contiguous(),
         relu,
         threads,
-        portable,
+        isa_code(isa),
     )
 
 
@@ -279,7 +318,7 @@ def block_sparse_down(
     w: BlockSparse,
     bias: torch.Tensor | None = None,
     threads: int = 1,
-    portable: bool = False,
+    isa: str | None = None,
     strategy: str = "auto",
 ) -> torch.Tensor:
     """y = Wt.T @ a + bias touching only active neurons' nonzero 1x16 blocks.
@@ -300,7 +339,7 @@ def block_sparse_down(
         w.d,
         _bias(bias),
         threads,
-        portable,
+        isa_code(isa),
         BLOCK_STRATEGIES[strategy],
     )
 
@@ -351,7 +390,7 @@ def up_screen(
     screen: UpScreen,
     bias: torch.Tensor | None = None,
     thresh: float = 0.0,
-    portable: bool = False,
+    isa: str | None = None,
 ) -> torch.Tensor:
     """The neurons (int32, ascending) whose W_up[o] . x + b[o] may exceed thresh."""
     return extension().up_screen(
@@ -361,5 +400,5 @@ def up_screen(
         screen.factors,
         _bias(bias),
         thresh,
-        portable,
+        isa_code(isa),
     )

@@ -207,7 +207,7 @@ def measured_rows(
                 "accepted_per_round": run.accepted / run.rounds,
                 "greedy_identical": run.out == ar_out,
                 "threads": ENGINE_THREADS,
-                "isa": K.isa(),
+                "isa": K.isa_name(),
                 "cpu_model": K.cpu_model(),
             }
         )

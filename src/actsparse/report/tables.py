@@ -182,7 +182,8 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("speedup_vs_dense", F64),  # against the best dense
         ("ideal_speedup", F64),
         ("fraction_of_ideal", F64),  # speedup_vs_dense / ideal_speedup
-        ("isa", STR),  # avx512 | portable: the kernel code path that ran
+        ("isa", STR),  # avx512 | avx2 | portable: the kernel code path that ran
+        ("best_isa", BOOL),  # isa is the path this CPU runs by default (claims read these)
         ("cpu_model", STR),
     ),
     # One row per (model, FFN path) of the decode engine; batch 1, KV cache, greedy.

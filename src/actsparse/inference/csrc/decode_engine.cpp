@@ -10,8 +10,6 @@
 
 #include <torch/extension.h>
 
-#include <immintrin.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -21,8 +19,15 @@
 #include <vector>
 
 #include "sparse_ffn.h"
+#include "sparse_ffn_avx2.h"
+
+#if ACTSPARSE_X86
+#include <immintrin.h>
+#endif
 
 namespace {
+
+using actsparse::Isa;
 
 struct Layer {
   torch::Tensor ln1_w, ln1_b, qkv_w, qkv_b, proj_w, proj_b, ln2_w, ln2_b, up_w, up_b, down_w,
@@ -53,23 +58,24 @@ void layer_norm(const float* x, const float* w, const float* b, int64_t D, bool 
 // when rows is null), and n inputs X [n, I]: each row of W is loaded once for up to 8
 // inputs at a time. A row's sums do not depend on which other rows share the call.
 void gemm_rows(const float* W, const float* b, const int32_t* rows, const float* X, int64_t n,
-               int64_t O, int64_t I, bool avx, float* Y) {
+               int64_t O, int64_t I, Isa isa, float* Y) {
   auto row = [&](int64_t o) { return rows ? static_cast<int64_t>(rows[o]) : o; };
   if (n == 1) {  // a plain GEMV, four rows per pass over x
-    actsparse::gemv(W, rows, X, O, I, Y, avx);
+    actsparse::gemv(W, rows, X, O, I, Y, isa);
     if (b)
       for (int64_t o = 0; o < O; ++o) Y[o] += b[row(o)];
     return;
   }
   std::vector<float> out(n);
   for (int64_t o = 0; o < O; ++o) {
-    actsparse::dots(W + row(o) * I, X, n, I, out.data(), avx);
+    actsparse::dots(W + row(o) * I, X, n, I, out.data(), isa);
     for (int64_t j = 0; j < n; ++j) Y[j * O + o] = out[j] + (b ? b[row(o)] : 0.0f);
   }
 }
 
 // out[0:C] = sum over s < n of w[s] * V[s * stride + 0:C] (an attention head's values):
 // the output held in registers across all positions, 64 columns at a time.
+#if ACTSPARSE_X86
 __attribute__((target("avx512f"))) void weighted_rows_avx512(const float* w, const float* V,
                                                              int64_t n, int64_t stride,
                                                              int64_t C, float* out) {
@@ -91,12 +97,14 @@ __attribute__((target("avx512f"))) void weighted_rows_avx512(const float* w, con
   }
 }
 
+#endif  // ACTSPARSE_X86
+
 void weighted_rows(const float* w, const float* V, int64_t n, int64_t stride, int64_t C,
-                   float* out, bool avx) {
-  if (avx) {
-    weighted_rows_avx512(w, V, n, stride, C, out);
-    return;
-  }
+                   float* out, Isa isa) {
+#if ACTSPARSE_X86
+  if (isa == Isa::kAvx512) return weighted_rows_avx512(w, V, n, stride, C, out);
+  if (isa == Isa::kAvx2) return actsparse::avx2::weighted_rows(w, V, n, stride, C, out);
+#endif
   std::fill(out, out + C, 0.0f);
   for (int64_t s = 0; s < n; ++s)
     for (int64_t c = 0; c < C; ++c) out[c] += w[s] * V[s * stride + c];
@@ -143,11 +151,11 @@ class DecodeEngineCpp {
   DecodeEngineCpp(std::vector<std::map<std::string, torch::Tensor>> layers, torch::Tensor wte,
                   torch::Tensor wpe, torch::Tensor lnf_w, torch::Tensor lnf_b, torch::Tensor head,
                   int64_t n_head, int64_t act_kind, double act_shift, double act_beta,
-                  bool norm_relu, int64_t path, bool portable)
+                  bool norm_relu, int64_t path, int64_t isa)
       : wte_(wte.contiguous()), wpe_(wpe.contiguous()), lnf_w_(lnf_w), lnf_b_(lnf_b),
         head_(head.contiguous()), n_head_(n_head), act_kind_(act_kind),
         act_shift_(static_cast<float>(act_shift)), act_beta_(static_cast<float>(act_beta)),
-        norm_relu_(norm_relu), path_(path), avx_(!portable && actsparse::avx512_available()) {
+        norm_relu_(norm_relu), path_(path), isa_(actsparse::checked_isa(isa)) {
     for (size_t i = 0; i < layers.size(); ++i) layers_.push_back(layer_from(layers[i], i));
     if (path_ == kScreened) {
       // The screen proves pre-activations <= a threshold; only these activations are
@@ -251,7 +259,7 @@ class DecodeEngineCpp {
     for (size_t l = 0; l < layers_.size(); ++l) {
       const Layer& L = layers_[l];
       norm(ptr(L.ln1_w), ptr(L.ln1_b));
-      gemm_rows(ptr(L.qkv_w), ptr(L.qkv_b), nullptr, h.data(), n, 3 * D, D, avx_, qkv.data());
+      gemm_rows(ptr(L.qkv_w), ptr(L.qkv_b), nullptr, h.data(), n, 3 * D, D, isa_, qkv.data());
       float* K = kcache_.data() + (l * T_) * D;
       float* V = vcache_.data() + (l * T_) * D;
       for (int64_t j = 0; j < n; ++j) {
@@ -265,23 +273,23 @@ class DecodeEngineCpp {
           const float* q = &qkv[j * 3 * D + hh * hd];
           float mx = -INFINITY;
           for (int64_t s = 0; s <= t; ++s) {
-            scores[s] = actsparse::dot(K + s * D + hh * hd, q, hd, avx_) * scale;
+            scores[s] = actsparse::dot(K + s * D + hh * hd, q, hd, isa_) * scale;
             mx = std::max(mx, scores[s]);
           }
           float sum = 0.0f;
           for (int64_t s = 0; s <= t; ++s) sum += (scores[s] = std::exp(scores[s] - mx));
           for (int64_t s = 0; s <= t; ++s) scores[s] /= sum;
-          weighted_rows(scores.data(), V + hh * hd, t + 1, D, hd, &att[j * D + hh * hd], avx_);
+          weighted_rows(scores.data(), V + hh * hd, t + 1, D, hd, &att[j * D + hh * hd], isa_);
         }
       }
-      gemm_rows(ptr(L.proj_w), ptr(L.proj_b), nullptr, att.data(), n, D, D, avx_, tmp.data());
+      gemm_rows(ptr(L.proj_w), ptr(L.proj_b), nullptr, att.data(), n, D, D, isa_, tmp.data());
       for (int64_t i = 0; i < n * D; ++i) x[i] += tmp[i];
       norm(ptr(L.ln2_w), ptr(L.ln2_b));
       int64_t active = -1;  // the screened path knows its active rows: no second search
       if (path_ == kScreened) {
         active = screened_up(L, h.data(), n, idx.data(), u.data());
       } else {
-        gemm_rows(ptr(L.up_w), ptr(L.up_b), nullptr, h.data(), n, F, D, avx_, u.data());
+        gemm_rows(ptr(L.up_w), ptr(L.up_b), nullptr, h.data(), n, F, D, isa_, u.data());
         for (int64_t i = 0; i < n * F; ++i)
           u[i] = activate(u[i], act_kind_, act_shift_, act_beta_);
       }
@@ -294,7 +302,7 @@ class DecodeEngineCpp {
     const int64_t V = head_.size(0);
     for (int64_t j = 0; j < n; ++j) layer_norm(&x[j * D], ptr(lnf_w_), ptr(lnf_b_), D, false, &h[j * D]);
     auto logits = torch::empty({n, V}, torch::kFloat32);
-    gemm_rows(ptr(head_), nullptr, nullptr, h.data(), n, V, D, avx_, logits.data_ptr<float>());
+    gemm_rows(ptr(head_), nullptr, nullptr, h.data(), n, V, D, isa_, logits.data_ptr<float>());
     return logits;
   }
 
@@ -340,12 +348,12 @@ class DecodeEngineCpp {
     const actsparse::UpScreenRows wq = actsparse::screen_view(L.up_q, L.up_qsum, L.up_factors);
     const float *w = ptr(L.up_w), *b = ptr(L.up_b);
     std::fill(u, u + n * F, 0.0f);
-    int64_t m = actsparse::screen_rows(wq, b, h, F, D, thresh_, rows, avx_);
+    int64_t m = actsparse::screen_rows(wq, b, h, F, D, thresh_, rows, isa_);
     if (n > 1) {  // the union of the bytes' kept rows
       std::vector<uint8_t> keep(F, 0);
       for (int64_t k = 0; k < m; ++k) keep[rows[k]] = 1;
       for (int64_t j = 1; j < n; ++j) {
-        const int64_t mj = actsparse::screen_rows(wq, b, h + j * D, F, D, thresh_, rows, avx_);
+        const int64_t mj = actsparse::screen_rows(wq, b, h + j * D, F, D, thresh_, rows, isa_);
         for (int64_t k = 0; k < mj; ++k) keep[rows[k]] = 1;
       }
       m = 0;
@@ -357,7 +365,7 @@ class DecodeEngineCpp {
     screen_kept_ += m;
     screen_total_ += F;
     std::vector<float> pre(n * m);  // [n, m]: the kept rows' pre-activations
-    gemm_rows(w, b, rows, h, n, m, D, avx_, pre.data());
+    gemm_rows(w, b, rows, h, n, m, D, isa_, pre.data());
     for (int64_t j = 0; j < n; ++j)
       for (int64_t k = 0; k < m; ++k)
         u[j * F + rows[k]] = activate(pre[j * m + k], act_kind_, act_shift_, act_beta_);
@@ -378,19 +386,19 @@ class DecodeEngineCpp {
     const int64_t D = D_, F = F_;
     const float* db = ptr(L.down_b);
     if (path_ == kDense) {
-      gemm_rows(ptr(L.down_w), db, nullptr, u, n, D, F, avx_, tmp);
+      gemm_rows(ptr(L.down_w), db, nullptr, u, n, D, F, isa_, tmp);
       return;
     }
     for (int64_t j = 0; j < n; ++j)
       for (int64_t d = 0; d < D; ++d) tmp[j * D + d] = db ? db[d] : 0.0f;
     int64_t nnz = active >= 0 ? active
-                  : n == 1    ? actsparse::extract_active(u, F, idx, avx_)
+                  : n == 1    ? actsparse::extract_active(u, F, idx, isa_)
                               : actsparse::union_active(u, n, F, idx);
     union_active_ += nnz;
     union_total_ += F;
     if (path_ != kBlockSparse) {
-      if (n == 1) actsparse::down_rows(u, idx, nnz, ptr(L.down_t), D, tmp, avx_);
-      else actsparse::down_rows_batch(u, n, F, idx, nnz, ptr(L.down_t), D, tmp, avx_);
+      if (n == 1) actsparse::down_rows(u, idx, nnz, ptr(L.down_t), D, tmp, isa_);
+      else actsparse::down_rows_batch(u, n, F, idx, nnz, ptr(L.down_t), D, tmp, isa_);
       return;
     }
     // The block kernels add whole 16-float blocks, so a row's sum needs D rounded up to
@@ -406,15 +414,15 @@ class DecodeEngineCpp {
         std::fill(block_y_.begin() + D, block_y_.end(), 0.0f);
         yj = block_y_.data();
       }
-      if (n > 1) nnz = actsparse::extract_active(uj, F, idx, avx_);
-      if (avx_ && L.block_masks.numel() > 0)
+      if (n > 1) nnz = actsparse::extract_active(uj, F, idx, isa_);
+      if (isa_ != Isa::kPortable && L.block_masks.numel() > 0)
         actsparse::block_rows_masked(
             uj, idx, 0, nnz, L.row_ptr.data_ptr<int64_t>(),
             reinterpret_cast<const uint64_t*>(L.block_masks.data_ptr<int64_t>()),
-            ptr(L.block_vals), yj);
+            ptr(L.block_vals), yj, isa_);
       else
         actsparse::block_rows(uj, idx, 0, nnz, L.row_ptr.data_ptr<int64_t>(),
-                              L.block_col.data_ptr<int32_t>(), ptr(L.block_vals), yj, avx_);
+                              L.block_col.data_ptr<int32_t>(), ptr(L.block_vals), yj, isa_);
       if (Dp != D) std::copy(block_y_.begin(), block_y_.begin() + D, tmp + j * D);
     }
   }
@@ -428,7 +436,7 @@ class DecodeEngineCpp {
   float act_shift_, act_beta_;
   bool norm_relu_;
   int64_t path_;
-  bool avx_;
+  Isa isa_;
   int64_t D_ = 0, F_ = 0, T_ = 0, pos_ = 0, zeros_ = 0, total_ = 0;
   int64_t union_active_ = 0, union_total_ = 0, screen_kept_ = 0, screen_total_ = 0;
   float thresh_ = 0.0f;
@@ -439,7 +447,7 @@ void bind_decode_engine(pybind11::module& m) {
   pybind11::class_<DecodeEngineCpp>(m, "DecodeEngineCpp")
       .def(pybind11::init<std::vector<std::map<std::string, torch::Tensor>>, torch::Tensor, torch::Tensor,
                           torch::Tensor, torch::Tensor, torch::Tensor, int64_t, int64_t, double,
-                          double, bool, int64_t, bool>())
+                          double, bool, int64_t, int64_t>())
       .def("step", &DecodeEngineCpp::step)
       .def("forward", &DecodeEngineCpp::forward)
       .def("rollback", &DecodeEngineCpp::rollback)

@@ -5,14 +5,14 @@
 // contiguous row: y += a_i * Wt[i, :]. The active list is extracted inside the kernel
 // (AVX-512 compress-store), never through torch's nonzero() + index_select copies.
 //
-// Every kernel has an AVX-512 path (function-level target attributes, so the library
-// still builds and runs on CPUs without AVX-512) and a portable path chosen at run time.
+// Every kernel has an AVX-512 path, an AVX2 + FMA path (sparse_ffn_avx2.cpp) and a portable
+// path, chosen at run time per call (function-level target attributes, so the library
+// builds and runs on any x86 CPU; elsewhere only the portable path is compiled).
 // OpenMP splits work only when asked for more than one thread: a parallel region costs
 // about a microsecond, more than a whole hidden-256 GEMV.
 
 #include <torch/extension.h>
 
-#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -20,6 +20,11 @@
 #include <vector>
 
 #include "sparse_ffn.h"
+#include "sparse_ffn_avx2.h"
+
+#if ACTSPARSE_X86
+#include <immintrin.h>
+#endif
 
 void bind_decode_engine(pybind11::module& m);  // decode_engine.cpp
 void bind_up_screen(pybind11::module& m);      // up_screen.cpp
@@ -30,12 +35,7 @@ constexpr int64_t kLanes = 16;       // floats per AVX-512 register
 constexpr int64_t kTile = 8 * kLanes;  // D columns held in 8 accumulators per pass
 constexpr int64_t kAhead = 4;  // prefetch distance in active rows (cold rows come from DRAM)
 
-bool cpu_has_avx512() {
-  static const bool ok = __builtin_cpu_supports("avx512f");
-  return ok;
-}
-
-bool use_avx512(bool portable) { return !portable && cpu_has_avx512(); }
+using actsparse::Isa;
 
 void check_f32_contig(const torch::Tensor& t, const char* name) {
   TORCH_CHECK(t.defined(), name, " is undefined");
@@ -61,6 +61,7 @@ int64_t active_portable(const float* a, int64_t n, int32_t* idx) {
   return k;
 }
 
+#if ACTSPARSE_X86
 __attribute__((target("avx512f"))) int64_t active_avx512(const float* a, int64_t n,
                                                          int32_t* idx) {
   const __m512 zero = _mm512_setzero_ps();
@@ -84,6 +85,7 @@ __attribute__((target("avx512f"))) int64_t active_avx512(const float* a, int64_t
   }
   return k;
 }
+#endif
 
 
 // Union over a batch: neuron i is active if any row has a nonzero there.
@@ -108,6 +110,7 @@ void down_cols_portable(const float* a, const int32_t* idx, int64_t nnz, const f
   }
 }
 
+#if ACTSPARSE_X86
 // Columns [d0, d1) of y += sum_k a[idx_k] * Wt[idx_k, :], y already holding the bias.
 __attribute__((target("avx512f"))) void down_cols_avx512(const float* a, const int32_t* idx,
                                                          int64_t nnz, const float* wt, int64_t D,
@@ -256,6 +259,8 @@ __attribute__((target("avx512f"))) void down_rows_batch_avx512(const float* A, i
   }
 }
 
+#endif  // ACTSPARSE_X86
+
 // The portable twin of down_rows_batch_avx512: the same sums in the same order.
 void down_rows_batch_portable(const float* A, int64_t n, int64_t F, const int32_t* idx,
                               int64_t nnz, const float* wt, int64_t D, int64_t d0, int64_t d1,
@@ -309,7 +314,7 @@ void over_column_ranges(int64_t D, int threads, F&& body) {
 
 // y[D] = Wt^T a + bias for a [F] mostly zero, Wt [F, D] (W_down transposed).
 torch::Tensor sparse_down(torch::Tensor a, torch::Tensor wt, torch::Tensor bias, int64_t threads,
-                          bool portable, int64_t strategy) {
+                          int64_t isa_code, int64_t strategy) {
   check_f32_contig(a, "a");
   check_f32_contig(wt, "wt");
   TORCH_CHECK(wt.dim() == 2 && a.dim() == 1 && a.size(0) == wt.size(0),
@@ -317,9 +322,10 @@ torch::Tensor sparse_down(torch::Tensor a, torch::Tensor wt, torch::Tensor bias,
   const int64_t F = wt.size(0), D = wt.size(1);
   check_bias(bias, D, "sparse_down");
   auto y = torch::empty({D}, a.options());
+  const Isa isa = actsparse::checked_isa(isa_code);
+  TORCH_CHECK(strategy >= 0 && strategy <= 2, "sparse_down: unknown strategy ", strategy);
   int32_t* idx = index_buffer(F);
-  const bool avx = use_avx512(portable);
-  const int64_t nnz = actsparse::extract_active(a.data_ptr<float>(), F, idx, avx);
+  const int64_t nnz = actsparse::extract_active(a.data_ptr<float>(), F, idx, isa);
   float* yp = y.data_ptr<float>();
   init_bias(yp, bias, D);
   const float *ap = a.data_ptr<float>(), *wp = wt.data_ptr<float>();
@@ -327,9 +333,13 @@ torch::Tensor sparse_down(torch::Tensor a, torch::Tensor wt, torch::Tensor bias,
     // strategy 0 (auto) is rows: grouped row streaming with L2 prefetch beat register
     // tiles at both benchmark shapes and every sparsity on this machine kind.
     const bool rows = strategy != 1;
-    if (!avx) down_cols_portable(ap, idx, nnz, wp, D, d0, d1, yp);
-    else if (rows) down_rows_avx512(ap, idx, nnz, wp, D, d0, d1, yp);
-    else down_cols_avx512(ap, idx, nnz, wp, D, d0, d1, yp);
+#if ACTSPARSE_X86
+    if (isa == Isa::kAvx512 && rows) return down_rows_avx512(ap, idx, nnz, wp, D, d0, d1, yp);
+    if (isa == Isa::kAvx512) return down_cols_avx512(ap, idx, nnz, wp, D, d0, d1, yp);
+    if (isa == Isa::kAvx2 && rows) return actsparse::avx2::down_rows(ap, idx, nnz, wp, D, d0, d1, yp);
+    if (isa == Isa::kAvx2) return actsparse::avx2::down_cols(ap, idx, nnz, wp, D, d0, d1, yp);
+#endif
+    down_cols_portable(ap, idx, nnz, wp, D, d0, d1, yp);
   });
   return y;
 }
@@ -337,7 +347,7 @@ torch::Tensor sparse_down(torch::Tensor a, torch::Tensor wt, torch::Tensor bias,
 // Y[B, D] for A [B, F] (B <= 8): every weight row of the union of active neurons is read
 // once and applied to every batch row, so batching pays only for the union.
 torch::Tensor sparse_down_batch(torch::Tensor A, torch::Tensor wt, torch::Tensor bias,
-                                int64_t threads, bool portable) {
+                                int64_t threads, int64_t isa_code) {
   check_f32_contig(A, "A");
   check_f32_contig(wt, "wt");
   TORCH_CHECK(A.dim() == 2 && wt.dim() == 2 && A.size(1) == wt.size(0),
@@ -345,16 +355,15 @@ torch::Tensor sparse_down_batch(torch::Tensor A, torch::Tensor wt, torch::Tensor
   const int64_t B = A.size(0), F = wt.size(0), D = wt.size(1);
   TORCH_CHECK(B >= 1 && B <= 8, "sparse_down_batch: batch must be 1..8, got ", B);
   check_bias(bias, D, "sparse_down_batch");
+  const Isa isa = actsparse::checked_isa(isa_code);
   auto Y = torch::empty({B, D}, A.options());
   float* Yp = Y.data_ptr<float>();
   for (int64_t b = 0; b < B; ++b) init_bias(Yp + b * D, bias, D);
   int32_t* idx = index_buffer(F);
   const float *Ap = A.data_ptr<float>(), *wp = wt.data_ptr<float>();
   const int64_t nnz = union_active(Ap, B, F, idx);
-  const bool avx = use_avx512(portable);
   over_column_ranges(D, static_cast<int>(threads), [&](int64_t d0, int64_t d1) {
-    if (avx) down_rows_batch_avx512(Ap, B, F, idx, nnz, wp, D, d0, d1, Yp);
-    else down_rows_batch_portable(Ap, B, F, idx, nnz, wp, D, d0, d1, Yp);
+    actsparse::down_rows_batch_range(Ap, B, F, idx, nnz, wp, D, d0, d1, Yp, isa);
   });
   return Y;
 }
@@ -377,6 +386,7 @@ void block_rows_portable(const float* a, const int32_t* idx, int64_t k0, int64_t
   }
 }
 
+#if ACTSPARSE_X86
 constexpr int64_t kBlockAhead = 16;
 constexpr int kBlockGroup = 8;
 
@@ -533,13 +543,9 @@ __attribute__((target("avx512f"))) void block_groups_avx512(const float* a, cons
   for (; k < k1; ++k) block_group_avx512<1>(a, idx, k, k1, row_ptr, masks, vals, nb, y);
 }
 
-// One active row of a block-sparse wt: where its packed blocks start, which columns they go
-// to (bit c of m: block column c), and its activation.
-struct BlockRow {
-  const float* v;
-  uint64_t m;
-  float a;
-};
+#endif  // ACTSPARSE_X86
+
+using actsparse::BlockRow;
 
 // The rows' metadata in one pass of independent loads before any row is summed: each is
 // likely a cache miss, and gathered this way they overlap instead of each stalling the
@@ -553,6 +559,7 @@ void gather_block_rows(const float* a, const int32_t* idx, int64_t k0, int64_t k
   }
 }
 
+#if ACTSPARSE_X86
 // y[c] += av * v for the row's next kept block, c its lowest mask bit, cleared.
 __attribute__((target("avx512f,bmi"), always_inline)) inline void add_kept_block(
     float* y, uint64_t& m, const float* v, __m512 av) {
@@ -615,11 +622,12 @@ __attribute__((target("avx512f,bmi,popcnt"))) void block_interleave_avx512(const
 }
 
 constexpr int kInterleave = 16;
+#endif  // ACTSPARSE_X86
 }  // namespace
 
 torch::Tensor block_sparse_down(torch::Tensor a, torch::Tensor row_ptr, torch::Tensor block_col,
                                 torch::Tensor vals, torch::Tensor masks, int64_t D,
-                                torch::Tensor bias, int64_t threads, bool portable,
+                                torch::Tensor bias, int64_t threads, int64_t isa_code,
                                 int64_t strategy) {
   check_f32_contig(a, "a");
   TORCH_CHECK(a.dim() == 1, "block_sparse_down: a must be [F]");
@@ -637,10 +645,10 @@ torch::Tensor block_sparse_down(torch::Tensor a, torch::Tensor row_ptr, torch::T
   TORCH_CHECK(strategy >= 0 && strategy <= 3, "unknown block strategy ", strategy);
   const bool grouped = masks.numel() > 0 && strategy == 1;
   const bool interleaved = masks.numel() > 0 && (strategy == 0 || strategy == 3);
+  const Isa isa = actsparse::checked_isa(isa_code);
   int32_t* idx = index_buffer(F);
-  const bool avx = use_avx512(portable);
   const float* ap = a.data_ptr<float>();
-  const int64_t nnz = actsparse::extract_active(ap, F, idx, avx);
+  const int64_t nnz = actsparse::extract_active(ap, F, idx, isa);
   const int nt = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, nnz)));
   // Each thread sums its share of the active rows into a private y (whole blocks: Dp
   // columns), then one reduction; a single thread sums straight into the output.
@@ -653,18 +661,16 @@ torch::Tensor block_sparse_down(torch::Tensor a, torch::Tensor row_ptr, torch::T
   auto run = [&](int t) {
     const int64_t k0 = nnz * t / nt, k1 = nnz * (t + 1) / nt;
     float* yt = nt == 1 ? yp : ys.data() + static_cast<int64_t>(t) * Dp;
-    if (avx && interleaved)
-      actsparse::block_rows_masked(ap, idx, k0, k1, row_ptr.data_ptr<int64_t>(),
-                                   reinterpret_cast<const uint64_t*>(masks.data_ptr<int64_t>()),
-                                   vals.data_ptr<float>(), yt);
-    else if (avx && grouped)
-      block_groups_avx512(ap, idx, k0, k1, row_ptr.data_ptr<int64_t>(),
-                          reinterpret_cast<const uint64_t*>(masks.data_ptr<int64_t>()),
-                          vals.data_ptr<float>(), nb, yt);
-    else if (avx) block_rows_avx512(ap, idx, k0, k1, row_ptr.data_ptr<int64_t>(),
-                               block_col.data_ptr<int32_t>(), vals.data_ptr<float>(), yt);
-    else block_rows_portable(ap, idx, k0, k1, row_ptr.data_ptr<int64_t>(),
-                             block_col.data_ptr<int32_t>(), vals.data_ptr<float>(), yt);
+    const int64_t* rp = row_ptr.data_ptr<int64_t>();
+    const float* vp = vals.data_ptr<float>();
+    const auto* mp = reinterpret_cast<const uint64_t*>(masks.data_ptr<int64_t>());
+    const bool simd = isa != Isa::kPortable;
+    if (simd && interleaved) return actsparse::block_rows_masked(ap, idx, k0, k1, rp, mp, vp, yt, isa);
+#if ACTSPARSE_X86
+    if (isa == Isa::kAvx512 && grouped) return block_groups_avx512(ap, idx, k0, k1, rp, mp, vp, nb, yt);
+    if (isa == Isa::kAvx2 && grouped) return actsparse::avx2::block_groups(ap, idx, k0, k1, rp, mp, vp, nb, yt);
+#endif
+    actsparse::block_rows(ap, idx, k0, k1, rp, block_col.data_ptr<int32_t>(), vp, yt, isa);
   };
   if (nt == 1) {
     run(0);
@@ -682,6 +688,7 @@ torch::Tensor block_sparse_down(torch::Tensor a, torch::Tensor row_ptr, torch::T
 // h[i] = act(W_up[i, :] . x + b[i]) for i in idx, 0 elsewhere: what a perfect predictor of
 // the active neurons would let an engine compute. act is ReLU when relu is set.
 namespace {
+#if ACTSPARSE_X86
 __attribute__((target("avx512f"))) float dot_avx512(const float* w, const float* x, int64_t D) {
   __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
   int64_t d = 0;
@@ -758,6 +765,7 @@ __attribute__((target("avx512f"))) void gemv4_avx512(const float* W, const int32
   }
   for (; o < O; ++o) y[o] = dot_avx512(row(o), x, D);
 }
+#endif  // ACTSPARSE_X86
 
 float dot_portable(const float* w, const float* x, int64_t D) {
   float s = 0.0f;
@@ -767,7 +775,7 @@ float dot_portable(const float* w, const float* x, int64_t D) {
 }  // namespace
 
 torch::Tensor up_indexed(torch::Tensor x, torch::Tensor w, torch::Tensor bias, torch::Tensor idx,
-                         bool relu, int64_t threads, bool portable) {
+                         bool relu, int64_t threads, int64_t isa_code) {
   check_f32_contig(x, "x");
   check_f32_contig(w, "w");
   TORCH_CHECK(idx.scalar_type() == torch::kInt64 && idx.is_contiguous(),
@@ -784,10 +792,10 @@ torch::Tensor up_indexed(torch::Tensor x, torch::Tensor w, torch::Tensor bias, t
   const int64_t n = idx.numel();
   for (int64_t k = 0; k < n; ++k)  // checked up front: no exception may leave an omp region
     TORCH_CHECK(ip[k] >= 0 && ip[k] < F, "up_indexed: index ", ip[k], " out of range [0, ", F, ")");
-  const bool avx = use_avx512(portable);
+  const Isa isa = actsparse::checked_isa(isa_code);
   auto body = [&](int64_t k) {
     const int64_t i = ip[k];
-    float v = (avx ? dot_avx512(wp + i * D, xp, D) : dot_portable(wp + i * D, xp, D));
+    float v = actsparse::dot(wp + i * D, xp, D, isa);
     v += bp ? bp[i] : 0.0f;
     hp[i] = relu ? std::max(v, 0.0f) : v;
   };
@@ -801,63 +809,104 @@ torch::Tensor up_indexed(torch::Tensor x, torch::Tensor w, torch::Tensor bias, t
   return h;
 }
 
-bool has_avx512() { return cpu_has_avx512(); }
-
 namespace actsparse {
-bool avx512_available() { return ::cpu_has_avx512(); }
-float dot(const float* w, const float* x, int64_t D, bool avx) {
-  return avx ? dot_avx512(w, x, D) : dot_portable(w, x, D);
+bool isa_supported(Isa isa) {
+#if ACTSPARSE_X86
+  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  // The AVX-512 kernels also use bmi and popcnt, which every AVX-512 CPU has.
+  static const bool avx512 = avx2 && __builtin_cpu_supports("avx512f");
+  return isa == Isa::kPortable || (isa == Isa::kAvx2 && avx2) || (isa == Isa::kAvx512 && avx512);
+#else
+  return isa == Isa::kPortable;
+#endif
+}
+Isa checked_isa(int64_t code) {
+  static const char* names[] = {"portable", "avx2", "avx512"};
+  TORCH_CHECK(code >= 0 && code <= 2, "unknown kernel ISA code ", code,
+              " (0 portable, 1 avx2, 2 avx512)");
+  const Isa isa = static_cast<Isa>(code);
+  TORCH_CHECK(isa_supported(isa), "the ", names[code], " kernels cannot run on this CPU",
+              ACTSPARSE_X86 ? "" : " (a build without x86 SIMD)");
+  return isa;
+}
+float dot(const float* w, const float* x, int64_t D, Isa isa) {
+#if ACTSPARSE_X86
+  if (isa == Isa::kAvx512) return dot_avx512(w, x, D);
+  if (isa == Isa::kAvx2) return avx2::dot(w, x, D);
+#endif
+  return dot_portable(w, x, D);
 }
 void gemv(const float* W, const int32_t* rows, const float* x, int64_t O, int64_t D, float* y,
-          bool avx) {
-  if (avx) {
-    gemv4_avx512(W, rows, x, O, D, y);
-    return;
-  }
+          Isa isa) {
+#if ACTSPARSE_X86
+  if (isa == Isa::kAvx512) return gemv4_avx512(W, rows, x, O, D, y);
+  if (isa == Isa::kAvx2) return avx2::gemv(W, rows, x, O, D, y);
+#endif
   for (int64_t o = 0; o < O; ++o)
     y[o] = dot_portable(W + (rows ? static_cast<int64_t>(rows[o]) : o) * D, x, D);
 }
-void dots(const float* w, const float* X, int64_t n, int64_t D, float* out, bool avx) {
-  if (!avx) {
-    for (int64_t j = 0; j < n; ++j) out[j] = dot_portable(w, X + j * D, D);
+void dots(const float* w, const float* X, int64_t n, int64_t D, float* out, Isa isa) {
+#if ACTSPARSE_X86
+  if (isa == Isa::kAvx2) return avx2::dots(w, X, n, D, out);
+  if (isa == Isa::kAvx512) {
+    for (int64_t j = 0; j < n; j += 8) {
+      const float* Xj = X + j * D;
+      float* o = out + j;
+      switch (std::min<int64_t>(8, n - j)) {
+        case 1: out[j] = dot_avx512(w, Xj, D); break;
+        case 2: dots_avx512<2>(w, Xj, D, o); break;
+        case 3: dots_avx512<3>(w, Xj, D, o); break;
+        case 4: dots_avx512<4>(w, Xj, D, o); break;
+        case 5: dots_avx512<5>(w, Xj, D, o); break;
+        case 6: dots_avx512<6>(w, Xj, D, o); break;
+        case 7: dots_avx512<7>(w, Xj, D, o); break;
+        default: dots_avx512<8>(w, Xj, D, o); break;
+      }
+    }
     return;
   }
-  for (int64_t j = 0; j < n; j += 8) {
-    const float* Xj = X + j * D;
-    float* o = out + j;
-    switch (std::min<int64_t>(8, n - j)) {
-      case 1: out[j] = dot_avx512(w, Xj, D); break;
-      case 2: dots_avx512<2>(w, Xj, D, o); break;
-      case 3: dots_avx512<3>(w, Xj, D, o); break;
-      case 4: dots_avx512<4>(w, Xj, D, o); break;
-      case 5: dots_avx512<5>(w, Xj, D, o); break;
-      case 6: dots_avx512<6>(w, Xj, D, o); break;
-      case 7: dots_avx512<7>(w, Xj, D, o); break;
-      default: dots_avx512<8>(w, Xj, D, o); break;
-    }
-  }
+#endif
+  for (int64_t j = 0; j < n; ++j) out[j] = dot_portable(w, X + j * D, D);
 }
-int64_t extract_active(const float* a, int64_t n, int32_t* idx, bool avx) {
-  return avx ? active_avx512(a, n, idx) : active_portable(a, n, idx);
+int64_t extract_active(const float* a, int64_t n, int32_t* idx, Isa isa) {
+#if ACTSPARSE_X86
+  if (isa == Isa::kAvx512) return active_avx512(a, n, idx);
+  if (isa == Isa::kAvx2) return avx2::active(a, n, idx);
+#endif
+  return active_portable(a, n, idx);
 }
 int64_t union_active(const float* A, int64_t n, int64_t F, int32_t* idx) {
   return ::union_active(A, n, F, idx);
 }
+void down_rows_batch_range(const float* A, int64_t n, int64_t F, const int32_t* idx,
+                           int64_t nnz, const float* wt, int64_t D, int64_t d0, int64_t d1,
+                           float* Y, Isa isa) {
+#if ACTSPARSE_X86
+  if (isa == Isa::kAvx512) return down_rows_batch_avx512(A, n, F, idx, nnz, wt, D, d0, d1, Y);
+  if (isa == Isa::kAvx2) return avx2::down_rows_batch(A, n, F, idx, nnz, wt, D, d0, d1, Y);
+#endif
+  down_rows_batch_portable(A, n, F, idx, nnz, wt, D, d0, d1, Y);
+}
 void down_rows_batch(const float* A, int64_t n, int64_t F, const int32_t* idx, int64_t nnz,
-                     const float* wt, int64_t D, float* Y, bool avx) {
-  if (avx) down_rows_batch_avx512(A, n, F, idx, nnz, wt, D, 0, D, Y);
-  else down_rows_batch_portable(A, n, F, idx, nnz, wt, D, 0, D, Y);
+                     const float* wt, int64_t D, float* Y, Isa isa) {
+  down_rows_batch_range(A, n, F, idx, nnz, wt, D, 0, D, Y, isa);
 }
 void down_rows(const float* a, const int32_t* idx, int64_t nnz, const float* wt, int64_t D,
-               float* y, bool avx) {
-  if (avx) down_rows_avx512(a, idx, nnz, wt, D, 0, D, y);
-  else down_cols_portable(a, idx, nnz, wt, D, 0, D, y);
+               float* y, Isa isa) {
+#if ACTSPARSE_X86
+  if (isa == Isa::kAvx512) return down_rows_avx512(a, idx, nnz, wt, D, 0, D, y);
+  if (isa == Isa::kAvx2) return avx2::down_rows(a, idx, nnz, wt, D, 0, D, y);
+#endif
+  down_cols_portable(a, idx, nnz, wt, D, 0, D, y);
 }
 void block_rows(const float* a, const int32_t* idx, int64_t k0, int64_t k1,
                 const int64_t* row_ptr, const int32_t* block_col, const float* vals, float* y,
-                bool avx) {
-  if (avx) block_rows_avx512(a, idx, k0, k1, row_ptr, block_col, vals, y);
-  else block_rows_portable(a, idx, k0, k1, row_ptr, block_col, vals, y);
+                Isa isa) {
+#if ACTSPARSE_X86
+  if (isa == Isa::kAvx512) return block_rows_avx512(a, idx, k0, k1, row_ptr, block_col, vals, y);
+  if (isa == Isa::kAvx2) return avx2::block_rows(a, idx, k0, k1, row_ptr, block_col, vals, y);
+#endif
+  block_rows_portable(a, idx, k0, k1, row_ptr, block_col, vals, y);
 }
 void check_block_masks(const torch::Tensor& masks, int64_t F, int64_t D) {
   if (masks.numel() > 0)
@@ -905,11 +954,15 @@ void check_block_sparse(const torch::Tensor& row_ptr, const torch::Tensor& block
 }
 void block_rows_masked(const float* a, const int32_t* idx, int64_t k0, int64_t k1,
                        const int64_t* row_ptr, const uint64_t* masks, const float* vals,
-                       float* y) {
+                       float* y, Isa isa) {
+  TORCH_CHECK(isa != Isa::kPortable, "block_rows_masked has no portable path");
   thread_local std::vector<BlockRow> rows;
   rows.resize(static_cast<size_t>(k1 - k0));
   gather_block_rows(a, idx, k0, k1, row_ptr, masks, vals, rows.data());
-  block_interleave_avx512<kInterleave>(rows.data(), k1 - k0, y);
+#if ACTSPARSE_X86
+  if (isa == Isa::kAvx512) return block_interleave_avx512<kInterleave>(rows.data(), k1 - k0, y);
+  avx2::block_interleave(rows.data(), k1 - k0, y);
+#endif
 }
 }  // namespace actsparse
 
@@ -919,7 +972,9 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("sparse_down_batch", &sparse_down_batch, "batch (<= 8) over the union of active rows");
   m.def("block_sparse_down", &block_sparse_down, "1x16-block weights x sparse activations");
   m.def("up_indexed", &up_indexed, "up projection restricted to an index set");
-  m.def("has_avx512", &has_avx512, "whether the AVX-512 path runs on this CPU");
+  m.def("isa_supported", [](int64_t code) {
+    return code >= 0 && code <= 2 && actsparse::isa_supported(static_cast<Isa>(code));
+  }, "whether this CPU and build run the kernels' ISA code (0 portable, 1 avx2, 2 avx512)");
   m.def("check_block_sparse", &actsparse::check_block_sparse,
         "every row of a block-sparse matrix checked: row_ptr, block_col, vals, masks");
   bind_decode_engine(m);

@@ -21,8 +21,6 @@
 
 #include <torch/extension.h>
 
-#include <immintrin.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -30,6 +28,11 @@
 
 #include "sparse_ffn.h"
 
+#if ACTSPARSE_X86
+#include <immintrin.h>
+#endif
+
+using actsparse::Isa;
 using actsparse::UpScreenRows;
 
 namespace {
@@ -42,10 +45,14 @@ constexpr float kSumSlack = 1.0f / 1048576.0f;
 constexpr float kTiny = 7.888609052210118e-31f;  // 2^-100
 
 bool cpu_has_avx512vnni() {
+#if ACTSPARSE_X86
   static const bool ok =
       __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
       __builtin_cpu_supports("avx512vnni");
   return ok;
+#else
+  return false;
+#endif
 }
 
 // x quantized to p in [-127, 127] with the scale t (x ~ t p), stored as p + 128 for the
@@ -76,6 +83,7 @@ void quantize_x(const float* x, int64_t D, QuantX& q) {
   q.s2 = static_cast<float>(std::sqrt(ex)) * kBoundSlack;
 }
 
+#if ACTSPARSE_X86
 // quantize_x with AVX-512: the same p (same products, same rounding), the norms summed in
 // fp32 (their rounding, relative D u at most, is far inside kBoundSlack).
 __attribute__((target("avx512f,avx512bw"))) void quantize_x_avx512(const float* x, int64_t D,
@@ -110,6 +118,8 @@ __attribute__((target("avx512f,avx512bw"))) void quantize_x_avx512(const float* 
   q.s2 = std::sqrt(_mm512_reduce_add_ps(ex)) * kBoundSlack;
 }
 
+#endif  // ACTSPARSE_X86
+
 // Whether a row with estimate `a` may exceed thresh.
 bool may_exceed(float a, float b, float c1, float c2, const QuantX& q, float thresh) {
   const float bound = c1 * q.s1 + c2 * q.s2;
@@ -131,6 +141,7 @@ int64_t screen_portable(const UpScreenRows& w, const float* b, const QuantX& q, 
   return k;
 }
 
+#if ACTSPARSE_X86
 // 16 integer accumulators -> one register of their 16 sums (lane r: accumulator r). A
 // tree of shuffles: halves, then quarters of 128-bit chunks, then pairs, then single
 // lanes; it leaves accumulator 4m + k in lane 4k + m, which the final permutation undoes.
@@ -204,6 +215,52 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) int64_t screen_avx512(
   return k + screen_portable(w, b, q, o, O, D, thresh, cand + k);  // the last O % 16 rows
 }
 
+// The screen with AVX2: the same integer dots q . p, formed without VNNI. vpmaddubsw
+// multiplies unsigned by signed bytes and adds pairs into int16, saturating; with p + 128
+// (up to 255) a pair reaches 2 * 255 * 127 and would saturate, so the signs move instead:
+// |q| (at most 127, unsigned) times p carrying q's sign (in [-127, 127]) gives pairs of at
+// most 2 * 127 * 127 = 32,258 < 32,767, exact. vpmaddwd then adds pairs into int32. The
+// dot is then q . p itself (no 128 qsum to remove), the integer the portable path forms,
+// and each row is judged by the same may_exceed: the same rows, bit for bit.
+__attribute__((target("avx2"))) int64_t screen_avx2(const UpScreenRows& w, const float* b,
+                                                    const QuantX& q, int64_t O, int64_t D,
+                                                    float thresh, int32_t* cand) {
+  constexpr int R = 4;
+  const int64_t full = D / 32 * 32;
+  thread_local std::vector<int8_t> ps;  // p as signed bytes
+  ps.resize(static_cast<size_t>(D));
+  for (int64_t d = 0; d < D; ++d) ps[d] = static_cast<int8_t>(static_cast<int>(q.p[d]) - 128);
+  const __m256i ones = _mm256_set1_epi16(1);
+  int64_t k = 0, o = 0;
+  for (; o + R <= O; o += R) {
+    __m256i acc[R];
+    for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_si256();
+    const int8_t* rows = w.q + o * D;
+    for (int64_t d = 0; d < full; d += 32) {
+      const __m256i pv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ps.data() + d));
+      for (int r = 0; r < R; ++r) {
+        const __m256i qv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows + r * D + d));
+        const __m256i pairs =
+            _mm256_maddubs_epi16(_mm256_sign_epi8(qv, qv), _mm256_sign_epi8(pv, qv));
+        acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(pairs, ones));
+      }
+    }
+    alignas(32) int32_t lanes[8];
+    for (int r = 0; r < R; ++r) {
+      _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), acc[r]);
+      int32_t dot = 0;
+      for (int l = 0; l < 8; ++l) dot += lanes[l];
+      for (int64_t t = full; t < D; ++t) dot += static_cast<int32_t>(rows[r * D + t]) * ps[t];
+      const int64_t row = o + r;
+      const float a = static_cast<float>(dot) * (w.scale[row] * q.t);
+      cand[k] = static_cast<int32_t>(row);
+      k += may_exceed(a, b ? b[row] : 0.0f, w.c1[row], w.c2[row], q, thresh);
+    }
+  }
+  return k + screen_portable(w, b, q, o, O, D, thresh, cand + k);  // the last O % 4 rows
+}
+#endif  // ACTSPARSE_X86
+
 }  // namespace
 
 namespace actsparse {
@@ -215,17 +272,25 @@ UpScreenRows screen_view(const torch::Tensor& q, const torch::Tensor& qsum,
   return {q.data_ptr<int8_t>(), qsum.data_ptr<int32_t>(), f, f + O, f + 2 * O};
 }
 
+// isa avx512 runs the VNNI screen where the CPU has VNNI, else the AVX2 one.
 int64_t screen_rows(const UpScreenRows& w, const float* b, const float* x, int64_t O, int64_t D,
-                    float thresh, int32_t* cand, bool avx) {
+                    float thresh, int32_t* cand, Isa isa) {
   thread_local QuantX q;
-  const bool simd = avx && cpu_has_avx512vnni();
-  if (simd) quantize_x_avx512(x, D, q);
+  const bool vnni = isa == Isa::kAvx512 && cpu_has_avx512vnni();
+#if ACTSPARSE_X86
+  if (vnni) quantize_x_avx512(x, D, q);
   else quantize_x(x, D, q);
+#else
+  quantize_x(x, D, q);
+#endif
   if (!q.finite) {  // a NaN or an infinity reaches every row, as it would densely
     for (int64_t o = 0; o < O; ++o) cand[o] = static_cast<int32_t>(o);
     return O;
   }
-  if (simd) return screen_avx512(w, b, q, O, D, thresh, cand);
+#if ACTSPARSE_X86
+  if (vnni) return screen_avx512(w, b, q, O, D, thresh, cand);
+  if (isa != Isa::kPortable) return screen_avx2(w, b, q, O, D, thresh, cand);
+#endif
   return screen_portable(w, b, q, 0, O, D, thresh, cand);
 }
 
@@ -233,7 +298,7 @@ int64_t screen_rows(const UpScreenRows& w, const float* b, const float* x, int64
 
 // The screen alone, for tests: the rows of x's up projection it keeps (int32, ascending).
 torch::Tensor up_screen(torch::Tensor x, torch::Tensor q, torch::Tensor qsum,
-                        torch::Tensor factors, torch::Tensor bias, double thresh, bool portable) {
+                        torch::Tensor factors, torch::Tensor bias, double thresh, int64_t isa) {
   TORCH_CHECK(x.scalar_type() == torch::kFloat32 && x.is_contiguous() && x.dim() == 1,
               "up_screen: x must be a contiguous float32 vector");
   TORCH_CHECK(q.scalar_type() == torch::kInt8 && q.is_contiguous() && q.dim() == 2,
@@ -253,7 +318,7 @@ torch::Tensor up_screen(torch::Tensor x, torch::Tensor q, torch::Tensor qsum,
   const int64_t k = actsparse::screen_rows(actsparse::screen_view(q, qsum, factors),
                                            has_b ? bias.data_ptr<float>() : nullptr,
                                            x.data_ptr<float>(), O, D, static_cast<float>(thresh),
-                                           cand.data_ptr<int32_t>(), !portable);
+                                           cand.data_ptr<int32_t>(), actsparse::checked_isa(isa));
   return cand.slice(0, 0, k).clone();
 }
 
