@@ -8,7 +8,7 @@ CONFIG ?= config/config.yaml
 BIN    := $(VENV)/bin
 RUN    := $(shell sed -n 's/^run_name: *\([A-Za-z0-9_.-]*\).*/\1/p' $(CONFIG))
 
-.PHONY: install reproduce smoke test lint format clean
+.PHONY: install reproduce smoke test sanitize lint format clean
 
 install: $(VENV)/.installed
 
@@ -31,8 +31,23 @@ lint: install
 	$(BIN)/ruff format --check src workflow/scripts tests
 	$(BIN)/snakefmt --check Snakefile workflow/
 
+# ACTSPARSE_REQUIRE_ISAS: fail unless every kernel path this CPU runs passed a test. Then
+# the kernel tests again under the sanitizers.
 test: install
-	$(BIN)/python -m pytest -v
+	ACTSPARSE_REQUIRE_ISAS=1 $(BIN)/python -m pytest -v
+	$(MAKE) sanitize
+
+# The C++ kernels built with AddressSanitizer + UndefinedBehaviorSanitizer (any report
+# fails the run) and their tests run under them. Python is not built with ASan, so its
+# runtime is preloaded, and libstdc++ with it: ASan must find __cxa_throw to intercept
+# it, or the first C++ exception aborts the process. Leak checks are off (Python itself
+# keeps its allocations to the end). Every path this CPU runs must pass a test here too.
+SANITIZE_LIBS = $(shell $${CXX:-c++} -print-file-name=libasan.so) $(shell $${CXX:-c++} -print-file-name=libstdc++.so)
+sanitize: install
+	ACTSPARSE_SANITIZE=1 ACTSPARSE_REQUIRE_ISAS=1 ASAN_OPTIONS=detect_leaks=0 \
+	LD_PRELOAD="$(SANITIZE_LIBS)" $(BIN)/python -m pytest -q -p no:cacheprovider \
+	  -m "not slow" tests/test_kernels.py tests/test_up_screen.py tests/test_decode.py \
+	  tests/test_speculative_decode.py
 
 format: install
 	$(BIN)/ruff format src workflow/scripts tests

@@ -28,3 +28,42 @@ def byte_stream() -> np.ndarray:
     text = np.frombuffer(b"the quick brown fox jumps over the lazy dog. " * 400, dtype=np.uint8)
     noise = rng.integers(0, 256, len(text), dtype=np.uint8)
     return np.where(rng.random(len(text)) < 0.02, noise, text).astype(np.uint8)
+
+
+# Which kernel paths the session's tests exercised: a test id names its path (test_kernels,
+# test_up_screen, test_decode). With ACTSPARSE_REQUIRE_ISAS=1 (make test, hence CI) the
+# run fails unless every path this CPU runs passed at least one test: a SIMD path silently
+# skipped, or replaced by another, would otherwise leave the pass count looking the same.
+ISA_IDS = ("avx512", "avx2", "portable")
+_isas_passed: set[str] = set()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and report.passed and "[" in report.nodeid:
+        params = report.nodeid.split("[", 1)[1].rstrip("]").replace("_", "-").split("-")
+        _isas_passed.update(
+            p.removesuffix("vnni") for p in params if p.removesuffix("vnni") in ISA_IDS
+        )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    import os
+
+    if os.environ.get("ACTSPARSE_REQUIRE_ISAS") != "1" or exitstatus != 0:
+        return
+    from actsparse.inference import kernels as K
+
+    if K.unavailable():
+        return  # the kernel tests have failed already, saying why
+    missing = [isa for isa in K.supported_isas() if isa not in _isas_passed]
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    line = (
+        f"kernel paths this CPU runs: {', '.join(K.supported_isas())}; "
+        f"paths that passed tests: {', '.join(sorted(_isas_passed)) or 'none'}"
+    )
+    if reporter:
+        reporter.write_line(line)
+    if missing:
+        if reporter:
+            reporter.write_line(f"FAILED: no test ran the {', '.join(missing)} path(s)", red=True)
+        session.exitstatus = 1

@@ -68,9 +68,9 @@ def extension() -> ModuleType:
             return cpp_extension.load(
                 name=f"actsparse_kernels_{build.name}",
                 sources=[str(f) for f in SOURCES],
-                extra_cflags=["-O3", "-fopenmp"],
+                extra_cflags=["-O3", "-fopenmp", *build_flags()],
                 extra_include_paths=[str(CSRC)],
-                extra_ldflags=["-fopenmp"],
+                extra_ldflags=["-fopenmp", *build_flags()],
                 build_directory=str(build),
                 verbose=False,
             )
@@ -78,11 +78,33 @@ def extension() -> ModuleType:
             raise KernelBuildError(f"building the sparse kernels in {build} failed: {e}") from e
 
 
+SANITIZE_FLAGS = [
+    "-fsanitize=address,undefined",
+    "-fno-sanitize-recover=undefined",  # a UB report fails the run, not just prints
+    "-fno-omit-frame-pointer",
+    "-g",
+]
+
+
+def build_flags() -> list[str]:
+    """Extra compiler flags: ACTSPARSE_SANITIZE=1 builds with AddressSanitizer and
+    UndefinedBehaviorSanitizer (`make sanitize`, which preloads the ASan runtime into
+    Python); ACTSPARSE_NO_SIMD=1 builds the portable path alone, as on a CPU that is not
+    x86 (how the non-x86 build is tested here)."""
+    flags = []
+    if os.environ.get("ACTSPARSE_SANITIZE") == "1":
+        flags += SANITIZE_FLAGS
+    if os.environ.get("ACTSPARSE_NO_SIMD") == "1":
+        flags.append("-DACTSPARSE_NO_SIMD")
+    return flags
+
+
 def build_dir() -> Path:
-    """Where the extension is built: keyed by the sources and by where they are (ninja
-    records absolute paths, so two checkouts sharing one directory rebuilt each other's
-    objects on every switch: the test suite's workflow copies did, a minute or two each)."""
-    h = hashlib.sha256(str(CSRC.resolve()).encode())
+    """Where the extension is built: keyed by the sources, the extra flags and where the
+    sources are (ninja records absolute paths, so two checkouts sharing one directory
+    rebuilt each other's objects on every switch: the test suite's workflow copies did, a
+    minute or two each)."""
+    h = hashlib.sha256(str(CSRC.resolve()).encode() + " ".join(build_flags()).encode())
     for f in sorted(CSRC.iterdir()):
         h.update(f.name.encode() + f.read_bytes())
     return default_cache_dir() / "torch_extensions" / h.hexdigest()[:12]
