@@ -112,7 +112,7 @@ def activations_on(
     batch_size: int | None = None,
 ) -> dict[str, list[torch.Tensor]]:
     """{point: per layer [windows, T, width]}: the activations at each capture point over
-    the windows (model.CAPTURE_POINTS), in batches of batch_size windows (None: one pass)."""
+    the windows (core.anatomy.CAPTURE_POINTS), in batches of batch_size windows (None: one pass)."""
     starts = np.asarray(starts)
     if len(starts) == 0:
         raise ValueError("no windows to read activations on")

@@ -18,6 +18,10 @@ import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
+from actsparse.core import anatomy
+from actsparse.core.anatomy import CAPTURE_POINTS  # noqa: F401  (the points' one definition)
+from actsparse.core.masks import MaskedWeights
+
 ACTIVATIONS = ("gelu", "relu", "shifted_relu", "fatrelu", "xsigmoid")
 
 
@@ -137,7 +141,7 @@ class Block(nn.Module):
         return x + self.mlp(self.ln_2(x))
 
 
-class ByteGPT(nn.Module):
+class ByteGPT(MaskedWeights):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
@@ -190,83 +194,20 @@ class ByteGPT(nn.Module):
         for block in self.h:
             block.ln_1.relu = block.ln_2.relu = on
 
-    def set_masks(self, masks: dict[str, torch.Tensor]) -> None:
-        params = dict(self.named_parameters())
-        for name, mask in masks.items():
-            if name not in params:
-                raise KeyError(f"mask for unknown parameter {name!r}")
-            if mask.shape != params[name].shape:
-                raise ValueError(
-                    f"mask {name!r} has shape {tuple(mask.shape)}, "
-                    f"parameter has {tuple(params[name].shape)}"
-                )
-        self.masks = {n: m.to(dtype=torch.bool, device=params[n].device) for n, m in masks.items()}
-        self.enforce_masks()
-
-    @torch.no_grad()
-    def enforce_masks(self) -> None:
-        """Zero the pruned weights; training calls this after every optimiser step."""
-        params = dict(self.named_parameters())
-        for name, mask in self.masks.items():
-            p = params[name]
-            p.mul_(mask.to(p.device))
-
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
 
 # ---------------------------------------------------------------------------------------
-# Reading activations. A capture point names a tensor inside every block:
-#   ffn_pre  - input of the FFN activation (output of the up projection)
-#   ffn_post - output of the FFN activation (input of the down projection)
-#   qkv_in   - input of the QKV projection (after ln_1, and its ReLU in stage 2)
-#   up_in    - input of the FFN up projection (after ln_2, and its ReLU in stage 2)
-CAPTURE_POINTS = ("ffn_pre", "ffn_post", "qkv_in", "up_in")
+# Reading activations: the capture points of core.anatomy (ffn_pre, ffn_post, qkv_in, up_in,
+# and up_out / down_in, which in this plain MLP are ffn_pre / ffn_post), read the same way
+# as in a pretrained model.
 
 
 @contextmanager
 def capture(
     model: ByteGPT, points: Sequence[str] = ("ffn_post",), detach: bool = True
 ) -> Iterator[dict[str, list[torch.Tensor]]]:
-    """Collect activations per layer during forward passes inside the `with` block.
-
-    Yields {point: [tensor of layer 0, layer 1, ...]}; each forward pass overwrites the
-    lists, so the caller reads them after each pass. detach=False keeps the graph, which
-    the L1 activation regulariser needs.
-    """
-    unknown = set(points) - set(CAPTURE_POINTS)
-    if unknown:
-        raise ValueError(f"unknown capture points {sorted(unknown)}; known: {CAPTURE_POINTS}")
-    n = len(model.h)
-    store: dict[str, list[torch.Tensor]] = {p: [None] * n for p in points}  # type: ignore[misc]
-    handles = []
-
-    def keep(point: str, layer: int, t: torch.Tensor) -> None:
-        store[point][layer] = t.detach() if detach else t
-
-    for i, block in enumerate(model.h):
-        if "ffn_pre" in points:
-            handles.append(
-                block.mlp.act.register_forward_hook(
-                    lambda m, args, out, i=i: keep("ffn_pre", i, args[0])
-                )
-            )
-        if "ffn_post" in points:
-            handles.append(
-                block.mlp.act.register_forward_hook(
-                    lambda m, args, out, i=i: keep("ffn_post", i, out)
-                )
-            )
-        if "qkv_in" in points:
-            handles.append(
-                block.ln_1.register_forward_hook(lambda m, args, out, i=i: keep("qkv_in", i, out))
-            )
-        if "up_in" in points:
-            handles.append(
-                block.ln_2.register_forward_hook(lambda m, args, out, i=i: keep("up_in", i, out))
-            )
-    try:
+    """core.anatomy.capture for the byte model."""
+    with anatomy.capture(model, anatomy.BYTE, points, detach) as store:
         yield store
-    finally:
-        for h in handles:
-            h.remove()

@@ -34,7 +34,7 @@ class TrainingDiverged(RuntimeError):
 class Regulariser(Protocol):
     """A penalty added to the loss, computed from captured activations (e.g. L1 on FFN outputs).
 
-    `points` names the capture points it needs (see model.CAPTURE_POINTS).
+    `points` names the capture points it needs (see core.anatomy.CAPTURE_POINTS).
     """
 
     points: tuple[str, ...]

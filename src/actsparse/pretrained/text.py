@@ -1,0 +1,105 @@
+"""The corpus through a tokenizer, and text metrics on one axis with the byte model.
+
+A token model's cross-entropy per token cannot be compared with a byte model's per byte;
+bits per byte can: `bpb` = total nats over the predicted tokens / the bytes of text those
+tokens cover / ln 2, which for the byte model is ce / ln 2 and for gzip, bzip2 and xz is
+their compressed bits over the text's bytes. Windows are fixed, evenly spaced over the
+split, as for the byte model.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from actsparse.metrics.sparsity import exact_zero_fraction
+from actsparse.pretrained.lm import PretrainedLM
+from actsparse.pretrained.source import ModelSourceError
+
+
+class TokenizerError(ModelSourceError):
+    """The model's tokenizer cannot represent the corpus."""
+
+
+@dataclass(frozen=True)
+class TokenText:
+    ids: np.ndarray  # [n] int64 token ids of the whole split
+    byte_end: np.ndarray  # [n] the UTF-8 byte offset where each token's text ends
+
+
+def tokenize(tokenizer, data: bytes) -> TokenText:  # noqa: ANN001
+    """A split's bytes as token ids, with where each token ends in the bytes. The text is
+    decoded as UTF-8 (a character cut at the split's edge becomes U+FFFD); a tokenizer
+    that maps any of it to its unknown token cannot score the corpus, and says so."""
+    text = data.decode("utf-8", errors="replace")
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids = np.asarray(enc["input_ids"], dtype=np.int64)
+    unk = tokenizer.unk_token_id
+    if unk is not None and (ids == unk).any():
+        where = int(np.argmax(ids == unk))
+        char = enc["offset_mapping"][where][0]
+        raise TokenizerError(
+            f"the tokenizer cannot encode the corpus: {(ids == unk).sum()} unknown tokens, the "
+            f"first at character {char} ({text[char : char + 20]!r})"
+        )
+    char_bytes = np.cumsum([0] + [len(c.encode("utf-8")) for c in text])
+    ends = np.asarray([e for _, e in enc["offset_mapping"]], dtype=np.int64)
+    return TokenText(ids, char_bytes[ends])
+
+
+def window_starts(n_tokens: int, context: int, n_windows: int) -> np.ndarray:
+    """n_windows evenly spaced starts of context + 1 tokens (fixed, as for the byte model)."""
+    last = n_tokens - context - 1
+    if last < 0:
+        raise ValueError(f"the split has {n_tokens} tokens, fewer than one window of {context + 1}")
+    return np.unique(np.linspace(0, last, n_windows).astype(np.int64))
+
+
+@dataclass
+class TokenEval:
+    nats: float  # summed over predicted tokens
+    tokens: int
+    bytes: int  # of text covered by the predicted tokens
+    act_sparsity: float  # exact zeros at the down projection's input, all layers
+    gate_zeros: float  # exact zeros at the activation's output (the gate output)
+    layer_sparsity: list[float]
+
+    @property
+    def ce(self) -> float:
+        return self.nats / self.tokens
+
+    @property
+    def bpb(self) -> float:
+        return self.nats / self.bytes / math.log(2)
+
+
+@torch.no_grad()
+def evaluate(
+    lm: PretrainedLM, tt: TokenText, starts: np.ndarray, context: int, batch: int = 4
+) -> TokenEval:
+    """ce per token, bpb and activation sparsity over the fixed windows."""
+    lm.eval()
+    nats, n_tok, n_bytes = 0.0, 0, 0
+    zeros = np.zeros(len(lm.blocks))
+    gate = 0.0
+    count = 0
+    for b in range(0, len(starts), batch):
+        s = starts[b : b + batch]
+        x = torch.from_numpy(np.stack([tt.ids[i : i + context + 1] for i in s]))
+        with lm.capture(("down_in", "ffn_post")) as cap:
+            logits = lm(x[:, :-1])
+            layer = [exact_zero_fraction(t) for t in cap["down_in"]]
+            g = [exact_zero_fraction(t) for t in cap["ffn_post"]]
+        loss = F.cross_entropy(logits.flatten(0, 1).float(), x[:, 1:].flatten(), reduction="sum")
+        nats += float(loss)
+        n_tok += x[:, 1:].numel()
+        n_bytes += int(sum(tt.byte_end[i + context] - tt.byte_end[i] for i in s))
+        zeros += np.asarray(layer) * len(s)
+        gate += float(np.mean(g)) * len(s)
+        count += len(s)
+    per_layer = (zeros / count).tolist()
+    return TokenEval(nats, n_tok, n_bytes, float(np.mean(per_layer)), gate / count, per_layer)

@@ -1,0 +1,119 @@
+"""Zero-shot multiple choice from BIG-bench task files, scored by log-likelihood.
+
+Each example is a context and its choices; a choice's score is the summed log-probability
+of its tokens after the context (the continuation is " " + choice, as lm-eval-harness
+joins them). `acc` counts the examples whose best-scoring choice is a correct one;
+`acc_norm` divides each score by the choice's length in bytes first (lm-eval's length
+normalisation, which stops long choices losing for their length alone). Each comes with
+its binomial standard error, sqrt(p (1 - p) / (n - 1)), and the task's chance level (the
+mean share of correct choices), so a model at chance reads as one.
+
+A task file is BIG-bench's `task.json`: `examples` with `input` and `target_scores`
+(choice -> score; the choices with the top score are correct), and optional
+`task_prefix`, `example_input_prefix` (default "\\nQ: ") and `example_output_prefix`
+(default "\\nA: ") that frame each context, leading newlines dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+
+
+class TaskError(ValueError):
+    """A task file that is not a BIG-bench multiple-choice task."""
+
+
+@dataclass(frozen=True)
+class Example:
+    context: str
+    choices: tuple[str, ...]
+    gold: frozenset[int]  # indices of the correct choices
+
+
+def read_task(path: str | Path, limit: int | None = None) -> list[Example]:
+    """The multiple-choice examples of a BIG-bench task file, the first `limit` of them."""
+    try:
+        task = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise TaskError(f"cannot read the task file {path}: {e}") from e
+    raw = task.get("examples")
+    if not isinstance(raw, list):
+        raise TaskError(f"{path}: no `examples` list")
+    prefix = task.get("task_prefix", "")
+    q = task.get("example_input_prefix", "\nQ: ")
+    a = task.get("example_output_prefix", "\nA: ")
+    out = []
+    for ex in raw:
+        scores = ex.get("target_scores")
+        if not isinstance(scores, dict) or len(scores) < 2:
+            continue  # a generative example: not multiple choice
+        choices = tuple(scores)
+        top = max(scores.values())
+        gold = frozenset(j for j, c in enumerate(choices) if scores[c] == top)
+        context = (prefix + q + ex["input"] + a).lstrip("\n").rstrip(" ")
+        out.append(Example(context, choices, gold))
+        if limit is not None and len(out) >= limit:
+            break
+    if not out:
+        raise TaskError(f"{path}: no multiple-choice example (target_scores with 2+ choices)")
+    return out
+
+
+# log p(continuation | context) for token ids: the one model call a scorer needs
+LogLikelihood = Callable[[Sequence[int], Sequence[int]], float]
+
+
+def causal_loglikelihood(
+    model: Callable[[torch.Tensor], torch.Tensor], max_len: int
+) -> LogLikelihood:
+    """The summed log-probability of `cont` after `ctx` under a model mapping ids [1, T] to
+    logits [1, T, V]; the context is cut from the left to fit max_len."""
+
+    @torch.no_grad()
+    def ll(ctx: Sequence[int], cont: Sequence[int]) -> float:
+        ids = (list(ctx) + list(cont))[-(max_len + 1) :]
+        x = torch.tensor(ids[:-1]).unsqueeze(0)
+        logp = F.log_softmax(model(x)[0].float(), dim=-1)
+        n = len(cont)
+        target = torch.tensor(ids[-n:])
+        return float(logp[-n:].gather(1, target[:, None]).sum())
+
+    return ll
+
+
+def binomial_stderr(p: float, n: int) -> float:
+    return math.sqrt(p * (1 - p) / (n - 1)) if n > 1 else float("nan")
+
+
+def score(
+    examples: Sequence[Example],
+    encode: Callable[[str], list[int]],
+    loglikelihood: LogLikelihood,
+) -> dict[str, float]:
+    """acc and acc_norm with their standard errors, the chance level and n."""
+    hits = hits_norm = 0
+    chance = 0.0
+    for ex in examples:
+        ctx = encode(ex.context)
+        lls = [loglikelihood(ctx, encode(" " + c)) for c in ex.choices]
+        norm = [v / max(1, len(c.encode("utf-8"))) for v, c in zip(lls, ex.choices, strict=True)]
+        hits += max(range(len(lls)), key=lls.__getitem__) in ex.gold
+        hits_norm += max(range(len(norm)), key=norm.__getitem__) in ex.gold
+        chance += len(ex.gold) / len(ex.choices)
+    n = len(examples)
+    acc, acc_norm = hits / n, hits_norm / n
+    return {
+        "n": n,
+        "acc": acc,
+        "acc_stderr": binomial_stderr(acc, n),
+        "acc_norm": acc_norm,
+        "acc_norm_stderr": binomial_stderr(acc_norm, n),
+        "chance": chance / n,
+    }

