@@ -18,6 +18,7 @@ include: "workflow/rules/scratch.smk"
 include: "workflow/rules/prune.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/inference.smk"
+include: "workflow/rules/pretrained.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -13,7 +13,7 @@ import torch
 from actsparse.core.registry import Artifact, ArtifactError, extract_member, file_sha256
 from actsparse.pretrained import lm as L
 from actsparse.pretrained import source, text, zeroshot
-from tests.tiny_pretrained import write_tiny
+from actsparse.pretrained.tiny import write_tiny
 
 FAMILIES = ["llama", "gpt2"]
 
@@ -181,6 +181,7 @@ def test_read_task_frames_contexts_and_marks_every_top_choice_correct(tmp_path):
     assert [e.context for e in ex] == ["Q: 2 + 2 =\nA:", "Q: Sky?\nA:"]
     assert ex[0].gold == {0, 2} and ex[1].gold == {0}
     assert len(zeroshot.read_task(path, limit=1)) == 1
+    assert zeroshot.read_task(path, limit=1) == zeroshot.read_task(path, limit=1)  # fixed
     path.write_text(json.dumps({"examples": [{"input": "x", "target": "y"}]}))
     with pytest.raises(zeroshot.TaskError, match="no multiple-choice example"):
         zeroshot.read_task(path)
@@ -249,3 +250,51 @@ def test_the_real_smollm2_where_cached():
     ev = text.evaluate(lm, tt, text.window_starts(len(tt.ids), 64, 2), 64)
     assert 0 < ev.bpb < 3 and ev.act_sparsity == 0.0  # SiLU: no exact zeros
     assert np.isfinite(ev.ce)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_calibrated_thresholds_zero_about_their_target_share(tiny_dirs, family):
+    from actsparse.methods import thresholds as T
+
+    lm = load(tiny_dirs[family])
+    calib = [torch.randint(0, 200, (2, 32), generator=torch.Generator().manual_seed(1))]
+    held_out = torch.randint(0, 200, (2, 32), generator=torch.Generator().manual_seed(2))
+    for target in (0.3, 0.8):
+        cuts = T.calibrate(lm.hf, lm.anatomy, calib, target, forward=lm)
+        assert len(cuts) == 2 and all(c > 0 for c in cuts)
+        with T.thresholded(lm.hf, lm.anatomy, cuts), lm.capture(("down_in",)) as cap:
+            lm(calib[0])
+            on_calib = np.mean([float((t == 0).float().mean()) for t in cap["down_in"]])
+            lm(held_out)
+            on_other = np.mean([float((t == 0).float().mean()) for t in cap["down_in"]])
+        assert on_calib == pytest.approx(target, abs=0.01)
+        assert on_other == pytest.approx(target, abs=0.1)
+    with lm.capture(("down_in",)) as cap:  # the hooks are gone after the block
+        lm(held_out)
+        assert all(float((t == 0).float().mean()) == 0 for t in cap["down_in"])
+    with pytest.raises(ValueError, match="in \\[0, 1\\)"):
+        T.calibrate(lm.hf, lm.anatomy, calib, 1.0, forward=lm)
+
+
+def test_a_pretrained_method_gives_quality_and_zeroshot_rows(tiny_dirs, tmp_path):
+    from actsparse.pretrained import stages, tasks
+
+    lm = load(tiny_dirs["llama"])
+    task_paths = tasks.synthetic_tasks(tmp_path, ["a"])
+    cfg = {
+        "context": 32,
+        "eval_windows": 3,
+        "calib_windows": 3,
+        "batch_size": 2,
+        "threshold_sparsities": [0.5],
+        "hard_swap_activation": "relu",
+        "zeroshot": {"limit": 3},
+    }
+    q, z = stages.method_rows("thresholds", lm, TEXT, TEXT, task_paths, cfg)
+    assert len(q) == 1 and q[0]["target_sparsity"] == 0.5 and q[0]["method"] == "thresholds"
+    assert q[0]["act_sparsity"] == pytest.approx(0.5, abs=0.1)
+    assert len(z) == 1 and z[0]["task"] == "a" and z[0]["n"] == 3
+    with pytest.raises(ValueError, match="unknown pretrained method"):
+        stages.method_rows("magic", lm, TEXT, TEXT, task_paths, cfg)
+    with pytest.raises(ValueError, match="exceeds the model's 128 positions"):
+        stages.windows(lm, TEXT, 512, 2)

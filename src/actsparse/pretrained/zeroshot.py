@@ -11,13 +11,15 @@ mean share of correct choices), so a model at chance reads as one.
 A task file is BIG-bench's `task.json`: `examples` with `input` and `target_scores`
 (choice -> score; the choices with the top score are correct), and optional
 `task_prefix`, `example_input_prefix` (default "\\nQ: ") and `example_output_prefix`
-(default "\\nA: ") that frame each context, leading newlines dropped.
+(default "\\nA: ") that frame each context, leading newlines dropped (a null in the file
+means the default).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +40,10 @@ class Example:
 
 
 def read_task(path: str | Path, limit: int | None = None) -> list[Example]:
-    """The multiple-choice examples of a BIG-bench task file, the first `limit` of them."""
+    """The multiple-choice examples of a BIG-bench task file; with `limit`, a fixed random
+    subset of that many (task files are often grouped by kind, so the first n would not
+    be a sample). Choices are not appended to the context (BIG-bench's
+    `append_choices_to_input`): each is scored as the continuation, as lm-eval does."""
     try:
         task = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as e:
@@ -46,9 +51,9 @@ def read_task(path: str | Path, limit: int | None = None) -> list[Example]:
     raw = task.get("examples")
     if not isinstance(raw, list):
         raise TaskError(f"{path}: no `examples` list")
-    prefix = task.get("task_prefix", "")
-    q = task.get("example_input_prefix", "\nQ: ")
-    a = task.get("example_output_prefix", "\nA: ")
+    prefix = task.get("task_prefix") or ""
+    q = task.get("example_input_prefix") or "\nQ: "
+    a = task.get("example_output_prefix") or "\nA: "
     out = []
     for ex in raw:
         scores = ex.get("target_scores")
@@ -59,10 +64,11 @@ def read_task(path: str | Path, limit: int | None = None) -> list[Example]:
         gold = frozenset(j for j, c in enumerate(choices) if scores[c] == top)
         context = (prefix + q + ex["input"] + a).lstrip("\n").rstrip(" ")
         out.append(Example(context, choices, gold))
-        if limit is not None and len(out) >= limit:
-            break
     if not out:
         raise TaskError(f"{path}: no multiple-choice example (target_scores with 2+ choices)")
+    if limit is not None and limit < len(out):  # a fixed random subset, in file order
+        keep = sorted(random.Random(0).sample(range(len(out)), limit))
+        out = [out[i] for i in keep]
     return out
 
 

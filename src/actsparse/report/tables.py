@@ -254,6 +254,48 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("isa", STR),
         ("cpu_model", STR),
     ),
+    # A pretrained LLM (pretrained.*): one row per model variant and method. ce is per token,
+    # bpb = nats / bytes of text / ln 2 (one axis with the byte model); act_sparsity: exact
+    # zeros at the down projection's input, gate_zeros: at the activation's output.
+    "pretrained_quality": _schema(
+        ("model", STR),  # where the model came from (a registry requirement, a path, tiny:*)
+        ("method", STR),  # dense | thresholds | hard_swap
+        ("activation", STR),
+        ("target_sparsity", F64),  # thresholds: the calibrated share of zeroed activations
+        ("threshold_mean", F64),  # thresholds: the per-layer thresholds' mean
+        ("ce", F64),
+        ("bpb", F64),
+        ("ppl", F64),
+        ("delta_ce", F64),  # against the dense model on the same windows
+        ("rel_ce", F64),
+        ("act_sparsity", F64),
+        ("gate_zeros", F64),
+        ("tokens", I64),  # predicted tokens scored
+        ("text_bytes", I64),  # the bytes of text they cover
+    ),
+    # Zero-shot multiple choice (BIG-bench), per model variant and task, by log-likelihood.
+    "pretrained_zeroshot": _schema(
+        ("model", STR),
+        ("method", STR),
+        ("target_sparsity", F64),
+        ("task", STR),
+        ("n", I64),
+        ("acc", F64),
+        ("acc_stderr", F64),  # binomial, sqrt(p (1 - p) / (n - 1))
+        ("acc_norm", F64),  # choice log-likelihood per byte
+        ("acc_norm_stderr", F64),
+        ("chance", F64),  # mean share of correct choices
+    ),
+    # RSB Fig. 1a on the pretrained model: its natural activation statistics, per layer.
+    "pretrained_dense_stats": _schema(
+        ("model", STR),
+        ("layer", I64),
+        ("tau", F64),
+        ("frac_active_tau", F64),  # share of |gate output| > tau
+        ("gate_zeros", F64),
+        ("act_sparsity", F64),
+        ("energy95_width", F64),  # width holding 95% of a token's gate-output energy
+    ),
     # RSB Fig. 5: binned FFN pre-activation densities per layer (variant: dense | swapped |
     # relufied).
     "preact": _schema(

@@ -1,7 +1,8 @@
-"""Tiny random pretrained models, built from transformers' config classes and saved as
-Hugging Face directories: they stand in for SmolLM2 (Llama) and GPT-2 in tests and in the
-smoke workflow, with a byte-level tokenizer (every byte a token, no merges), so no
-download is needed."""
+"""Tiny random stand-ins for pretrained models, built from transformers' config classes:
+a Llama (SwiGLU, RMSNorm, RoPE, GQA) and a GPT-2 (GELU MLP, LayerNorm) with a byte-level
+tokenizer (every byte a token, no merges). The tests and the smoke workflow
+(`pretrained.source: {kind: tiny}`) run every pretrained stage on them, with no download;
+they are saved and read back as Hugging Face directories like any model a user brings."""
 
 from __future__ import annotations
 

@@ -1,0 +1,71 @@
+"""Training-free activation sparsity: zero the small FFN activations below a per-layer
+threshold (CATS, TEAL; the seed's "naive gating" with one threshold per layer).
+
+The threshold of layer l is the `sparsity` quantile of |act output| over calibration
+text (training text, never the evaluation windows), so each layer zeroes about that share
+of its activations; in a gated FFN the zeroed gate outputs make the down projection's
+inputs zero, which is what an engine skips. Written against core.anatomy, so it applies to
+the byte model and a pretrained LLM alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+from actsparse.core import anatomy as A
+
+SAMPLE = 1 << 20  # values per layer the quantile is taken over (torch.quantile's limit is 16M)
+
+
+@torch.no_grad()
+def calibrate(
+    model: nn.Module,
+    anatomy: A.Anatomy,
+    batches: Sequence[torch.Tensor],
+    sparsity: float,
+    forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> list[float]:
+    """Per layer, the |activation| below which `sparsity` of the calibration values lie."""
+    if not 0.0 <= sparsity < 1.0:
+        raise ValueError(f"a threshold sparsity must be in [0, 1), got {sparsity}")
+    run = forward or model
+    per_layer: list[list[torch.Tensor]] = [[] for _ in A.blocks(model, anatomy)]
+    with A.capture(model, anatomy, ("ffn_post",)) as cap:
+        for x in batches:
+            run(x)
+            for layer, t in enumerate(cap["ffn_post"]):
+                per_layer[layer].append(t.abs().flatten().float())
+    g = torch.Generator().manual_seed(0)
+    out = []
+    for values in per_layer:
+        v = torch.cat(values)
+        if v.numel() > SAMPLE:  # a fixed random subsample: the quantile's error is ~1e-3
+            v = v[torch.randperm(v.numel(), generator=g)[:SAMPLE]]
+        out.append(float(torch.quantile(v, sparsity)))
+    return out
+
+
+@contextmanager
+def thresholded(
+    model: nn.Module, anatomy: A.Anatomy, thresholds: Sequence[float]
+) -> Iterator[None]:
+    """Inside the block, each layer's activations with |a| < its threshold are exactly 0
+    (a forward hook replaces the activation's output; a capture opened inside sees it)."""
+    layers = A.blocks(model, anatomy)
+    if len(thresholds) != len(layers):
+        raise ValueError(f"{len(thresholds)} thresholds for {len(layers)} layers")
+    handles = [
+        A.module_at(block, anatomy.act).register_forward_hook(
+            lambda m, args, out, t=t: out * (out.abs() >= t)
+        )
+        for block, t in zip(layers, thresholds, strict=True)
+    ]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()

@@ -1,0 +1,180 @@
+"""The training-free stages on a pretrained model, as table rows: its natural activation
+statistics (RSB Fig. 1a: a SiLU model is barely sparse), training-free thresholds (CATS /
+TEAL, the seed's naive gating at real scale), and the hard SiLU -> ReLU swap (the seed's
+retrofit failure). Every row carries ce per token, bpb and the exact-zero fractions, and
+the zero-shot scores of the same model where tasks are given.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from actsparse.methods import thresholds as T
+from actsparse.metrics.sparsity import energy_width, exact_zero_fraction, frac_active_tau
+from actsparse.pretrained import text, zeroshot
+from actsparse.pretrained.lm import PretrainedLM
+
+
+@dataclass(frozen=True)
+class Windows:
+    """A split through the model's tokenizer and its fixed windows of context + 1 tokens."""
+
+    tokens: text.TokenText
+    starts: np.ndarray
+    context: int
+
+    def batches(self, batch: int) -> list[torch.Tensor]:
+        """Input ids [B, context] of the windows (the last token of each is only a target)."""
+        ids = self.tokens.ids
+        rows = [ids[s : s + self.context] for s in self.starts]
+        return [torch.from_numpy(np.stack(rows[i : i + batch])) for i in range(0, len(rows), batch)]
+
+
+def windows(lm: PretrainedLM, data: bytes, context: int, n_windows: int) -> Windows:
+    if context > lm.context:
+        raise ValueError(f"context {context} exceeds the model's {lm.context} positions")
+    tt = text.tokenize(lm.tokenizer, data)
+    return Windows(tt, text.window_starts(len(tt.ids), context, n_windows), context)
+
+
+def quality(ev: text.TokenEval, dense: text.TokenEval | None = None) -> dict[str, float]:
+    row = {
+        "ce": ev.ce,
+        "bpb": ev.bpb,
+        "ppl": math.exp(ev.ce),
+        "act_sparsity": ev.act_sparsity,
+        "gate_zeros": ev.gate_zeros,
+        "tokens": ev.tokens,
+        "text_bytes": ev.bytes,
+    }
+    if dense is not None:
+        row["delta_ce"] = ev.ce - dense.ce
+        row["rel_ce"] = ev.ce / dense.ce - 1.0
+    return row
+
+
+def evaluate(lm: PretrainedLM, val: Windows, batch: int) -> text.TokenEval:
+    return text.evaluate(lm, val.tokens, val.starts, val.context, batch)
+
+
+def zeroshot_scores(
+    lm: PretrainedLM, tasks: Mapping[str, Path], limit: int | None
+) -> list[dict[str, Any]]:
+    """One row per task: acc, acc_norm, their standard errors, chance, n."""
+
+    def encode(s: str) -> list[int]:
+        return lm.tokenizer.encode(s, add_special_tokens=False)
+
+    ll = zeroshot.causal_loglikelihood(lm, lm.context)
+    return [
+        {"task": name, **zeroshot.score(zeroshot.read_task(path, limit), encode, ll)}
+        for name, path in tasks.items()
+    ]
+
+
+@torch.no_grad()
+def dense_stats_rows(lm: PretrainedLM, val: Windows, taus: Sequence[float], batch: int) -> list:
+    """Per layer: exact zeros of the gate output and of the down input, the share of
+    |gate output| above each tau, and the width holding 95% of the gate output's energy."""
+    n_layer = len(lm.blocks)
+    sums: dict[str, np.ndarray] = {}
+    count = 0
+    with lm.capture(("ffn_post", "down_in")) as cap:
+        for x in val.batches(batch):
+            lm(x)
+            stats = {
+                "gate_zeros": [exact_zero_fraction(t) for t in cap["ffn_post"]],
+                "act_sparsity": [exact_zero_fraction(t) for t in cap["down_in"]],
+                "energy95_width": [energy_width(t) for t in cap["ffn_post"]],
+                **{f"tau{tau}": [frac_active_tau(t, tau) for t in cap["ffn_post"]] for tau in taus},
+            }
+            for k, v in stats.items():
+                sums[k] = sums.get(k, np.zeros(n_layer)) + np.asarray(v) * len(x)
+            count += len(x)
+    rows = []
+    for layer in range(n_layer):
+        mean = {k: float(v[layer] / count) for k, v in sums.items()}
+        for tau in taus:
+            rows.append(
+                {
+                    "layer": layer,
+                    "tau": tau,
+                    "frac_active_tau": mean[f"tau{tau}"],
+                    "gate_zeros": mean["gate_zeros"],
+                    "act_sparsity": mean["act_sparsity"],
+                    "energy95_width": mean["energy95_width"],
+                }
+            )
+    return rows
+
+
+def hard_swap_row(
+    lm: PretrainedLM, val: Windows, activation: str, dense: text.TokenEval, batch: int
+) -> dict[str, Any]:
+    """The FFN activation swapped in place (SiLU -> ReLU in the gate), no training."""
+    lm.set_activation(activation)
+    return {"activation": activation, **quality(evaluate(lm, val, batch), dense)}
+
+
+METHODS = ("dense", "thresholds", "hard_swap")
+
+
+def load_model(model_dir: str | Path) -> PretrainedLM:
+    """A model the pretrained_model stage saved (its origin is in its actsparse.json)."""
+    from actsparse.pretrained.lm import load
+    from actsparse.pretrained.source import ModelFiles
+
+    return load(ModelFiles("hf_dir", Path(model_dir), str(model_dir)))
+
+
+def method_rows(
+    method: str,
+    lm: PretrainedLM,
+    val_bytes: bytes,
+    train_bytes: bytes,
+    tasks: Mapping[str, Path],
+    cfg: Mapping[str, Any],
+) -> tuple[list[dict], list[dict]]:
+    """(pretrained_quality rows, pretrained_zeroshot rows) of one method on the dense
+    model: itself, its training-free thresholds at each target sparsity, or its hard swap.
+    Zero-shot is scored on every variant a row describes."""
+    if method not in METHODS:
+        raise ValueError(f"unknown pretrained method {method!r}; known: {METHODS}")
+    batch, limit = cfg["batch_size"], cfg["zeroshot"]["limit"]
+    val = windows(lm, val_bytes, cfg["context"], cfg["eval_windows"])
+    dense = evaluate(lm, val, batch)
+    base = {"model": lm.origin, "method": method}
+
+    def scored(extra: dict[str, Any]) -> list[dict]:
+        return [{**base, **extra, **r} for r in zeroshot_scores(lm, tasks, limit)]
+
+    if method == "dense":
+        return [{**base, "activation": lm.activation, **quality(dense, dense)}], scored({})
+    if method == "hard_swap":
+        row = hard_swap_row(lm, val, cfg["hard_swap_activation"], dense, batch)
+        return [{**base, **row}], scored({})
+    calib = windows(lm, train_bytes, cfg["context"], cfg["calib_windows"])
+    quality_rows, zs_rows = [], []
+    for s in cfg["threshold_sparsities"]:
+        cuts = T.calibrate(lm.hf, lm.anatomy, calib.batches(batch), s, forward=lm)
+        with T.thresholded(lm.hf, lm.anatomy, cuts):
+            ev = evaluate(lm, val, batch)
+            extra = {"target_sparsity": s}
+            quality_rows.append(
+                {
+                    **base,
+                    **extra,
+                    "activation": lm.activation,
+                    "threshold_mean": float(np.mean(cuts)),
+                    **quality(ev, dense),
+                }
+            )
+            zs_rows += scored(extra)
+    return quality_rows, zs_rows

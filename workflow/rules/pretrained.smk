@@ -1,0 +1,94 @@
+# A pretrained LLM (pretrained.source) through the training-free stages: the model saved
+# once as a Hugging Face directory, the zero-shot task files, its natural statistics, and
+# per method (dense, thresholds, hard_swap) quality on the bpb axis and zero-shot accuracy.
+
+
+rule pretrained_model:
+    output:
+        model=directory(PRETRAINED_DIR),
+    log:
+        f"{LOGS}/pretrained_model.log",
+    benchmark:
+        f"{BENCH}/pretrained_model.tsv"
+    conda:
+        "../envs/actsparse.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=6000,
+        runtime=30,
+    params:
+        lib=code("pretrained_model.py"),
+        source=pretrained_source,
+    script:
+        "../scripts/pretrained_model.py"
+
+
+rule zeroshot_tasks:
+    output:
+        tasks=ZEROSHOT_TASKS,
+    log:
+        f"{LOGS}/zeroshot_tasks.log",
+    benchmark:
+        f"{BENCH}/zeroshot_tasks.tsv"
+    conda:
+        "../envs/actsparse.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        lib=code("zeroshot_tasks.py"),
+        cfg=zeroshot_section,
+    script:
+        "../scripts/zeroshot_tasks.py"
+
+
+rule pretrained_dense_stats:
+    input:
+        model=PRETRAINED_DIR,
+        val=SPLITS["val"],
+    output:
+        table=f"{RES}/tables/pretrained_dense_stats.parquet",
+    log:
+        f"{LOGS}/pretrained_dense_stats.log",
+    benchmark:
+        f"{BENCH}/pretrained_dense_stats.tsv"
+    conda:
+        "../envs/actsparse.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=6000,
+        runtime=30,
+    params:
+        lib=code("pretrained_dense_stats.py"),
+        cfg=section("pretrained"),
+    script:
+        "../scripts/pretrained_dense_stats.py"
+
+
+rule pretrained_method:
+    input:
+        model=PRETRAINED_DIR,
+        val=SPLITS["val"],
+        train=SPLITS["train"],
+        tasks=ZEROSHOT_TASKS,
+    output:
+        quality=f"{RES}/tables/parts/pretrained_quality/{{method}}.parquet",
+        zeroshot=f"{RES}/tables/parts/pretrained_zeroshot/{{method}}.parquet",
+    log:
+        f"{LOGS}/pretrained_method/{{method}}.log",
+    benchmark:
+        f"{BENCH}/pretrained_method/{{method}}.tsv"
+    wildcard_constraints:
+        method="|".join(PRETRAINED_METHODS),
+    conda:
+        "../envs/actsparse.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=6000,
+        runtime=120,
+    params:
+        lib=code("pretrained_method.py"),
+        cfg=section("pretrained"),
+    script:
+        "../scripts/pretrained_method.py"
