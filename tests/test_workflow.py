@@ -105,6 +105,8 @@ STAGE_TABLES = [
     "pretrained_dense_stats",
     "pretrained_quality",
     "pretrained_zeroshot",
+    "pretrained_control",
+    "pretrained_relufy",
 ]
 FIGURES = [
     "train_dense_curve",
@@ -161,6 +163,16 @@ def test_the_pretrained_stages_run_on_the_tiny_llama(smoke_run):
     z = pd.read_parquet(smoke_run / "results/smoke/tables/pretrained_zeroshot.parquet")
     assert len(z) == 4 * 2 and (z["n"] == 4).all()
     assert ((z["acc"] >= 0) & (z["acc"] <= 1)).all() and (z["chance"] == 1 / 3).all()
+    # relufication with the byte model's recipe: a trajectory, a matched delta, bpb
+    r = pd.read_parquet(smoke_run / "results/smoke/tables/pretrained_relufy.parquet")
+    c = pd.read_parquet(smoke_run / "results/smoke/tables/pretrained_control.parquet")
+    assert set(r["variant"]) >= {"relufy_lam0", "relufy_linear1", "relufy_lam0_fat0.05"}
+    curve = r[r.row_type == "curve"]
+    assert curve["delta_ce_matched"].notna().all() and (curve["bpb"] > 0).all()
+    assert (curve["act_sparsity"] > 0.2).all()  # a ReLU gate: exact zeros
+    assert (c["activation"] == "silu").all() and (
+        c.loc[c.row_type == "curve", "act_sparsity"] == 0
+    ).all()
 
 
 @pytest.mark.slow

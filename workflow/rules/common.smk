@@ -163,6 +163,27 @@ PARTS["pretrained_zeroshot"] = [
 ]
 
 
+# Each pretrained fine-tune's L1 schedule by name, as methods.schedules.L1Schedule reads
+# it: the constant lams (lam<x>, as L1Schedule.constant names them), then the ramps.
+PRETRAINED_SCHEDULES = {
+    **{
+        f"lam{lam:g}": {"name": f"lam{lam:g}", "ramp": "constant", "peak": lam}
+        for lam in config["pretrained"]["relufy"]["lams"]
+    },
+    **{s["name"]: s for s in config["pretrained"]["relufy"]["schedules"]},
+}
+PARTS["pretrained_relufy"] = [
+    f"{RES}/tables/parts/pretrained_relufy/{s}.parquet" for s in PRETRAINED_SCHEDULES
+]
+# The fine-tunes' params: the pretrained section (the source, context, windows and budget
+# they read) with the device; seed and run_name stamp the rows.
+PRETRAINED_FINETUNE_PARAMS = section("device", "pretrained")
+
+
+def pretrained_schedule(w):
+    return PRETRAINED_SCHEDULES[w.schedule]
+
+
 def pretrained_source(w):
     """The model source alone: a new source refetches; a stage knob does not."""
     return section_of("pretrained")["source"]

@@ -92,3 +92,62 @@ rule pretrained_method:
         cfg=section("pretrained"),
     script:
         "../scripts/pretrained_method.py"
+
+
+rule pretrained_control:
+    input:
+        model=PRETRAINED_DIR,
+        train=SPLITS["train"],
+        val=SPLITS["val"],
+    output:
+        table=f"{RES}/tables/pretrained_control.parquet",
+        model=directory(f"{RES}/models/pretrained/control"),
+    log:
+        f"{LOGS}/pretrained_control.log",
+    benchmark:
+        f"{BENCH}/pretrained_control.tsv"
+    conda:
+        "../envs/actsparse.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=600,
+        gpu=GPU,
+    params:
+        lib=code("pretrained_finetune.py"),
+        cfg=PRETRAINED_FINETUNE_PARAMS,
+        schedule=None,
+        checkpoint=checkpoint_path("pretrained_control"),
+    script:
+        "../scripts/pretrained_finetune.py"
+
+
+rule pretrained_relufy:
+    input:
+        model=PRETRAINED_DIR,
+        train=SPLITS["train"],
+        val=SPLITS["val"],
+        control=f"{RES}/tables/pretrained_control.parquet",
+    output:
+        table=f"{RES}/tables/parts/pretrained_relufy/{{schedule}}.parquet",
+        model=directory(f"{RES}/models/pretrained/relufy_{{schedule}}"),
+    log:
+        f"{LOGS}/pretrained_relufy/{{schedule}}.log",
+    benchmark:
+        f"{BENCH}/pretrained_relufy/{{schedule}}.tsv"
+    wildcard_constraints:
+        schedule="|".join(PRETRAINED_SCHEDULES) or "none",
+    conda:
+        "../envs/actsparse.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=600,
+        gpu=GPU,
+    params:
+        lib=code("pretrained_finetune.py"),
+        cfg=PRETRAINED_FINETUNE_PARAMS,
+        schedule=pretrained_schedule,
+        checkpoint=checkpoint_path("pretrained_relufy_{schedule}"),
+    script:
+        "../scripts/pretrained_finetune.py"

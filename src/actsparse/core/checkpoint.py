@@ -76,7 +76,8 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str
 def model_payload(model: ByteGPT, meta: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "format": FORMAT,
-        "model_config": model.cfg.to_dict(),
+        # the byte model's config; a pretrained model's lives in its saved directory
+        "model_config": model.cfg.to_dict() if isinstance(model, ByteGPT) else None,
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "masks": {k: v.cpu() for k, v in model.masks.items()},
         "meta": dict(meta or {}),

@@ -73,12 +73,13 @@ def evaluate(
     """Mean CE over all predicted bytes of the windows, and the exact-zero fraction."""
     was_training = model.training
     model.eval()
-    n_layer = len(model.h)
+    n_layer = len(model.blocks)
     total_loss, total_bytes = 0.0, 0
     zeros = torch.zeros(n_layer, dtype=torch.float64)
     counts = torch.zeros(n_layer, dtype=torch.float64)
     t0 = time.perf_counter()
-    with capture(model, ("ffn_post",)) as acts:
+    # down_in: where a gated FFN's zeros are (in the byte model the same tensor as ffn_post)
+    with model.capture(("down_in",)) as acts:
         for i in range(0, len(starts), batch_size):
             w = windows_tensor(data, starts[i : i + batch_size], context).to(device)
             x, y = w[:, :-1], w[:, 1:]
@@ -88,7 +89,7 @@ def evaluate(
             )
             total_loss += loss.item()
             total_bytes += y.numel()
-            for layer, a in enumerate(acts["ffn_post"]):
+            for layer, a in enumerate(acts["down_in"]):
                 zeros[layer] += count_exact_zeros(a)
                 counts[layer] += a.numel()
     wall = time.perf_counter() - t0

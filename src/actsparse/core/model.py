@@ -9,6 +9,7 @@ layer norms that feed QKV and the FFN (relufication stage 2), and per-weight mas
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -193,6 +194,21 @@ class ByteGPT(MaskedWeights):
         self.cfg = ModelConfig.from_dict({**self.cfg.to_dict(), "norm_relu": on})
         for block in self.h:
             block.ln_1.relu = block.ln_2.relu = on
+
+    @property
+    def blocks(self) -> list[Block]:
+        return list(self.h)
+
+    @property
+    def context(self) -> int:
+        """The training and evaluation window, in bytes."""
+        return self.cfg.block_size
+
+    def capture(
+        self, points: Sequence[str] = ("ffn_post",), detach: bool = True
+    ) -> contextlib.AbstractContextManager[dict[str, list[torch.Tensor]]]:
+        """core.anatomy.capture on this model (what the training loop calls, for any model)."""
+        return anatomy.capture(self, anatomy.BYTE, points, detach)
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from actsparse.core import checkpoint
 from actsparse.core.evaluate import EvalResult, evaluate, window_starts
-from actsparse.core.model import ByteGPT, capture
+from actsparse.core.model import ByteGPT
 
 
 class TrainingDiverged(RuntimeError):
@@ -165,7 +165,7 @@ def train(
     config never continues a stale run)."""
     device = resolve_device(cfg.device)
     model.to(device)
-    context = model.cfg.block_size
+    context = model.context
     opt = make_optimizer(model, cfg)
     eval_starts = window_starts(len(val_data), context, cfg.eval_windows)
     result = TrainResult()
@@ -205,7 +205,7 @@ def train(
             group["lr"] = lr_at(step, cfg)
         batch = batch_at(train_data, step, cfg.seed, cfg.batch_size, context).to(device)
         x, y = batch[:, :-1], batch[:, 1:]
-        with capture(model, points, detach=False) as acts, autocast(device, cfg.precision):
+        with model.capture(points, detach=False) as acts, autocast(device, cfg.precision):
             logits = model(x)
             ce = F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), y.reshape(-1))
             loss = ce + regulariser(step, acts) if regulariser else ce

@@ -36,9 +36,9 @@ def layer_rows(ev: EvalResult, step: int) -> list[dict[str, Any]]:
 
 
 def val_eval(model: ByteGPT, val: np.ndarray, tcfg: TrainConfig) -> EvalResult:
-    starts = window_starts(len(val), model.cfg.block_size, tcfg.eval_windows)
+    starts = window_starts(len(val), model.context, tcfg.eval_windows)
     device = next(model.parameters()).device
-    return evaluate(model, val, starts, model.cfg.block_size, tcfg.eval_batch_size, device)
+    return evaluate(model, val, starts, model.context, tcfg.eval_batch_size, device)
 
 
 def finetune(
@@ -108,7 +108,10 @@ BUDGET_KEYS = (
 
 
 def add_matched(
-    rows: list[dict[str, Any]], control_path: str | Path, budget: dict[str, Any]
+    rows: list[dict[str, Any]],
+    control_path: str | Path,
+    budget: dict[str, Any],
+    budget_at: tuple[str, ...] = ("relufy",),
 ) -> list[dict[str, Any]]:
     """`delta_ce_matched` on every curve and final row: ce minus the compute-matched dense
     control's ce at the same step. The control is the dense GELU model fine-tuned with the
@@ -116,9 +119,12 @@ def add_matched(
     dense model would have gained from the extra steps anyway is not credited to sparsity.
     A fine-tune whose budget differs from the control's gets no matched value.
 
-    control_path: the dense_control table; its budget is the `relufy` section it ran with.
+    control_path: the control's table; its budget is the config section at `budget_at` in
+    the params it ran with (`relufy`; a pretrained model's: pretrained.relufy).
     """
-    control_budget = table_params(control_path)["relufy"]
+    control_budget = table_params(control_path)
+    for key in budget_at:
+        control_budget = control_budget[key]
     if any(budget.get(k) != control_budget.get(k) for k in BUDGET_KEYS):
         print(
             f"no delta_ce_matched: budget differs from the control's {control_budget}",

@@ -47,6 +47,10 @@ class PretrainedLM(MaskedWeights):
         self.act_shift, self.act_beta = 0.0, 1.0
         self.norm_relu = False
         self._norm_hooks: list[Any] = []
+        cfg_positions = getattr(cfg, "max_position_embeddings", None) or cfg.n_positions
+        self.positions = int(cfg_positions)
+        # the training and evaluation window: the stages set it from their config
+        self.context = self.positions
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         """Logits [B, T, vocab] for token ids [B, T]."""
@@ -55,11 +59,6 @@ class PretrainedLM(MaskedWeights):
     @property
     def blocks(self) -> list[nn.Module]:
         return A.blocks(self.hf, self.anatomy)
-
-    @property
-    def context(self) -> int:
-        cfg = self.hf.config
-        return int(getattr(cfg, "max_position_embeddings", None) or cfg.n_positions)
 
     def set_activation(self, kind: str, shift: float = 0.0, beta: float = 1.0) -> None:
         """Swap the FFN nonlinearity in place: the gate's activation in a gated FFN."""
@@ -123,6 +122,12 @@ def load(files: ModelFiles, dtype: torch.dtype = torch.float32) -> PretrainedLM:
     config = AutoConfig.from_pretrained(root, **kw)
     anatomy = family_of(config.model_type)  # before reading any weight
     hf = AutoModelForCausalLM.from_pretrained(root, dtype=dtype, **kw).eval()
+    if files.kind == "gguf":
+        # transformers dequantises a GGUF's weights on load but keeps it marked quantized,
+        # which forbids save_pretrained; from here on it is a plain `dtype` model.
+        hf.hf_quantizer = None
+        if hasattr(hf.config, "quantization_config"):
+            del hf.config.quantization_config
     tokenizer = AutoTokenizer.from_pretrained(root, **kw)
     lm = PretrainedLM(hf, tokenizer, anatomy, files.origin)
     meta = root / META

@@ -38,8 +38,8 @@ class Windows:
 
 
 def windows(lm: PretrainedLM, data: bytes, context: int, n_windows: int) -> Windows:
-    if context > lm.context:
-        raise ValueError(f"context {context} exceeds the model's {lm.context} positions")
+    if context > lm.positions:
+        raise ValueError(f"context {context} exceeds the model's {lm.positions} positions")
     tt = text.tokenize(lm.tokenizer, data)
     return Windows(tt, text.window_starts(len(tt.ids), context, n_windows), context)
 
@@ -74,7 +74,7 @@ def zeroshot_scores(
 
     ll = zeroshot.causal_loglikelihood(lm, lm.context)
     return [
-        {"task": name, **zeroshot.score(zeroshot.read_task(path, limit), encode, ll)}
+        {"task": name, **zeroshot.score(zeroshot.read_task(path, limit), encode, ll, name)}
         for name, path in tasks.items()
     ]
 

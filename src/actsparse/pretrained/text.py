@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from actsparse.core.evaluate import window_starts as core_window_starts
 from actsparse.metrics.sparsity import exact_zero_fraction
 from actsparse.pretrained.lm import PretrainedLM
 from actsparse.pretrained.source import ModelSourceError
@@ -52,11 +53,16 @@ def tokenize(tokenizer, data: bytes) -> TokenText:  # noqa: ANN001
 
 
 def window_starts(n_tokens: int, context: int, n_windows: int) -> np.ndarray:
-    """n_windows evenly spaced starts of context + 1 tokens (fixed, as for the byte model)."""
-    last = n_tokens - context - 1
-    if last < 0:
-        raise ValueError(f"the split has {n_tokens} tokens, fewer than one window of {context + 1}")
-    return np.unique(np.linspace(0, last, n_windows).astype(np.int64))
+    """n_windows evenly spaced starts of context + 1 tokens: the byte model's windows
+    (core.evaluate), so the training loop's evaluations read the same ones."""
+    return core_window_starts(n_tokens, context, n_windows)
+
+
+def bytes_per_token(tt: TokenText, starts: np.ndarray, context: int) -> float:
+    """The text bytes the windows' predicted tokens cover, per predicted token: bpb is
+    ce / this / ln 2."""
+    covered = sum(int(tt.byte_end[s + context] - tt.byte_end[s]) for s in starts)
+    return covered / (len(starts) * context)
 
 
 @dataclass

@@ -20,12 +20,14 @@ from __future__ import annotations
 import json
 import math
 import random
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch.nn import functional as F
+from tqdm import tqdm
 
 
 class TaskError(ValueError):
@@ -102,11 +104,14 @@ def score(
     examples: Sequence[Example],
     encode: Callable[[str], list[int]],
     loglikelihood: LogLikelihood,
+    desc: str | None = None,
 ) -> dict[str, float]:
-    """acc and acc_norm with their standard errors, the chance level and n."""
+    """acc and acc_norm with their standard errors, the chance level and n (a progress bar
+    on stderr when `desc` names the task)."""
     hits = hits_norm = 0
     chance = 0.0
-    for ex in examples:
+    bar = tqdm(examples, desc=desc, disable=desc is None, file=sys.stderr, mininterval=5.0)
+    for ex in bar:
         ctx = encode(ex.context)
         lls = [loglikelihood(ctx, encode(" " + c)) for c in ex.choices]
         norm = [v / max(1, len(c.encode("utf-8"))) for v, c in zip(lls, ex.choices, strict=True)]

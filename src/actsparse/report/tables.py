@@ -273,6 +273,11 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("tokens", I64),  # predicted tokens scored
         ("text_bytes", I64),  # the bytes of text they cover
     ),
+    # Relufication of the pretrained model (stage 1: ReLU gate + L1 on its output, one part
+    # per schedule) and its compute-matched SiLU control: the relufy table's rows, ce per
+    # token, with bpb beside it.
+    "pretrained_relufy": _schema(*FINETUNE, ("model", STR), ("bpb", F64)),
+    "pretrained_control": _schema(*FINETUNE, ("model", STR), ("bpb", F64)),
     # Zero-shot multiple choice (BIG-bench), per model variant and task, by log-likelihood.
     "pretrained_zeroshot": _schema(
         ("model", STR),
