@@ -298,3 +298,22 @@ def test_a_pretrained_method_gives_quality_and_zeroshot_rows(tiny_dirs, tmp_path
         stages.method_rows("magic", lm, TEXT, TEXT, task_paths, cfg)
     with pytest.raises(ValueError, match="exceeds the model's 128 positions"):
         stages.windows(lm, TEXT, 512, 2)
+
+
+def test_a_gguf_file_loads_to_the_same_model(tiny_dirs, tmp_path):
+    """The GGUF path without the 93 MB download: the tiny Llama written with gguf's writer
+    (fp32, tokenizer included), pinned by sha256, gives the Hugging Face model's logits."""
+    from actsparse.core.registry import file_sha256
+    from actsparse.pretrained.tiny import write_tiny_gguf
+
+    path = write_tiny_gguf(tmp_path / "tiny.gguf")
+    lm = L.load(source.resolve({"kind": "gguf", "path": str(path), "sha256": file_sha256(path)}))
+    ref = load(tiny_dirs["llama"])
+    assert lm.anatomy.family == "llama" and lm.origin == str(path)
+    ids = torch.randint(0, 200, (1, 12))
+    with torch.no_grad():
+        assert torch.equal(lm(ids), ref(ids))
+    assert lm.tokenizer("héllo")["input_ids"] == ref.tokenizer("héllo")["input_ids"]
+    lm.set_activation("relu")
+    lm.save(tmp_path / "saved")  # a dequantised GGUF model saves as a plain one
+    assert load(tmp_path / "saved").activation == "relu"
