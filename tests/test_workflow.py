@@ -161,7 +161,8 @@ def test_the_pretrained_stages_run_on_the_tiny_llama(smoke_run):
         assert abs(q.loc[f"thresholds:s{s}", "act_sparsity"] - s) < 0.05
     assert q.loc["hard_swap", "activation"] == "relu" and q.loc["hard_swap", "act_sparsity"] > 0.2
     z = pd.read_parquet(smoke_run / "results/smoke/tables/pretrained_zeroshot.parquet")
-    assert len(z) == 4 * 2 and (z["n"] == 4).all()
+    variants = {*q.index, "control", "relufy_lam0", "relufy_linear1"}
+    assert set(z["variant"]) == variants and len(z) == len(variants) * 2 and (z["n"] == 4).all()
     assert ((z["acc"] >= 0) & (z["acc"] <= 1)).all() and (z["chance"] == 1 / 3).all()
     # relufication with the byte model's recipe: a trajectory, a matched delta, bpb
     r = pd.read_parquet(smoke_run / "results/smoke/tables/pretrained_relufy.parquet")

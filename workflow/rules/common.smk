@@ -175,6 +175,10 @@ PRETRAINED_SCHEDULES = {
 PARTS["pretrained_relufy"] = [
     f"{RES}/tables/parts/pretrained_relufy/{s}.parquet" for s in PRETRAINED_SCHEDULES
 ]
+PARTS["pretrained_zeroshot"] += [
+    f"{RES}/tables/parts/pretrained_zeroshot/{v}.parquet"
+    for v in ["control", *(f"relufy_{s}" for s in PRETRAINED_SCHEDULES)]
+]
 # The fine-tunes' params: the pretrained section (the source, context, windows and budget
 # they read) with the device; seed and run_name stamp the rows.
 PRETRAINED_FINETUNE_PARAMS = section("device", "pretrained")

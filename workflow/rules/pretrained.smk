@@ -99,8 +99,10 @@ rule pretrained_control:
         model=PRETRAINED_DIR,
         train=SPLITS["train"],
         val=SPLITS["val"],
+        tasks=ZEROSHOT_TASKS,
     output:
         table=f"{RES}/tables/pretrained_control.parquet",
+        zeroshot=f"{RES}/tables/parts/pretrained_zeroshot/control.parquet",
         model=directory(f"{RES}/models/pretrained/control"),
     log:
         f"{LOGS}/pretrained_control.log",
@@ -128,8 +130,10 @@ rule pretrained_relufy:
         train=SPLITS["train"],
         val=SPLITS["val"],
         control=f"{RES}/tables/pretrained_control.parquet",
+        tasks=ZEROSHOT_TASKS,
     output:
         table=f"{RES}/tables/parts/pretrained_relufy/{{schedule}}.parquet",
+        zeroshot=f"{RES}/tables/parts/pretrained_zeroshot/relufy_{{schedule}}.parquet",
         model=directory(f"{RES}/models/pretrained/relufy_{{schedule}}"),
     log:
         f"{LOGS}/pretrained_relufy/{{schedule}}.log",

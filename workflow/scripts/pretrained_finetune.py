@@ -1,6 +1,7 @@
 """Rules pretrained_relufy and pretrained_control: the pretrained model relufied (the
 gate's activation -> ReLU, L1 on its output by the job's schedule) or, with no schedule,
-fine-tuned as it is with the same budget (the compute-matched control); resumable."""
+fine-tuned as it is with the same budget (the compute-matched control); resumable. The
+result is scored zero-shot like every training-free variant."""
 
 import sys
 
@@ -33,6 +34,14 @@ data = {s: Path(snakemake.input[s]).read_bytes() for s in ("train", "val")}
 run = RunContext(snakemake.params.checkpoint, config_hash(job))
 rows = relufy.finetune_rows(lm, data, cfg, schedule, run)
 lm.save(snakemake.output.model)
+variant = "control" if schedule is None else f"relufy_{schedule.name}"
+p = cfg["pretrained"]
+tasks = dict(zip(p["zeroshot"]["tasks"], map(Path, snakemake.input.tasks), strict=True))
+zeroshot = [
+    {"variant": variant, "model": lm.origin, "method": variant.split("_")[0], **r}
+    for r in stages.zeroshot_scores(lm, tasks, p["zeroshot"]["limit"])
+]
+write_table("pretrained_zeroshot", zeroshot, snakemake.output.zeroshot, job)
 if schedule is None:
     write_table("pretrained_control", rows, snakemake.output.table, job)
 else:

@@ -259,7 +259,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     # zeros at the down projection's input, gate_zeros: at the activation's output.
     "pretrained_quality": _schema(
         ("model", STR),  # where the model came from (a registry requirement, a path, tiny:*)
-        ("method", STR),  # dense | thresholds | hard_swap
+        ("method", STR),  # dense | thresholds | hard_swap (zero-shot also: control | relufy)
         ("activation", STR),
         ("target_sparsity", F64),  # thresholds: the calibrated share of zeroed activations
         ("threshold_mean", F64),  # thresholds: the per-layer thresholds' mean
