@@ -79,6 +79,7 @@ def extension() -> ModuleType:
 
 
 SANITIZE_FLAGS = [
+    "-O1",  # after -O3: the sanitized build compiles in a third of the time
     "-fsanitize=address,undefined",
     "-fno-sanitize-recover=undefined",  # a UB report fails the run, not just prints
     "-fno-omit-frame-pointer",
