@@ -231,7 +231,13 @@ TABLES = [
     "reuse",
     "claims",
 ] + (
-    ["pretrained_dense_stats", "pretrained_quality", "pretrained_zeroshot"]
+    [
+        "pretrained_dense_stats",
+        "pretrained_quality",
+        "pretrained_zeroshot",
+        "pretrained_control",
+        "pretrained_relufy",
+    ]
     if PRETRAINED
     else []
 )
