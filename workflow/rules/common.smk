@@ -185,7 +185,8 @@ PRETRAINED_FINETUNE_PARAMS = section("device", "pretrained")
 
 
 def pretrained_schedule(w):
-    return PRETRAINED_SCHEDULES[w.schedule]
+    """Canonical: a config re-sorted or respelled must not rerun a fine-tune."""
+    return canonical(PRETRAINED_SCHEDULES[w.schedule])
 
 
 def pretrained_source(w):
