@@ -9,7 +9,6 @@ from __future__ import annotations
 import bz2
 import hashlib
 import os
-import subprocess
 import sys
 import urllib.request
 import zipfile
@@ -20,10 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from actsparse.core.checkpoint import atomic_write
+from actsparse.core.registry import Artifact, ArtifactError, fetch_archive
 
 # The English Wikipedia XML sample shipped inside the gensim 4.4.0 wheel (same raw
 # format as enwik8). Any platform's wheel carries the same file.
-WIKI_SAMPLE_PACKAGE = "gensim==4.4.0"
+# The wheel differs per platform (its sha with it): the member's decompressed bytes carry the pin.
+WIKI_SAMPLE_WHEEL = Artifact("gensim", "4.4.0", sha256="")
 WIKI_SAMPLE_MEMBER = (
     "gensim/test/test_data/enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 )
@@ -86,40 +87,15 @@ def _cached_verified(path: Path, sha: str) -> bytes | None:
     return None
 
 
-def _find_or_download_wheel(wheel_dir: Path) -> Path:
-    wheels = sorted(wheel_dir.glob("gensim-4.4.0-*.whl"))
-    if wheels:
-        return wheels[0]
-    wheel_dir.mkdir(parents=True, exist_ok=True)
-    cmd = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--no-deps",
-        "--only-binary=:all:",
-        "--disable-pip-version-check",
-        "-d",
-        str(wheel_dir),
-        WIKI_SAMPLE_PACKAGE,
-    ]
-    print(f"fetching the wiki sample: {' '.join(cmd)}", file=sys.stderr)
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    wheels = sorted(wheel_dir.glob("gensim-4.4.0-*.whl"))
-    if proc.returncode != 0 or not wheels:
-        raise CorpusError(
-            f"could not download the {WIKI_SAMPLE_PACKAGE} wheel that carries the wiki sample "
-            f"(pip exit {proc.returncode}):\n{proc.stderr.strip()[-2000:]}"
-        )
-    return wheels[0]
-
-
 def fetch_wiki_sample(cache_dir: Path) -> Corpus:
     """The 6 MB Wikipedia XML sample from the gensim wheel, read with zipfile + bz2."""
     cached = cache_dir / "wiki-sample.xml"
     data = _cached_verified(cached, WIKI_SAMPLE_SHA256)
     if data is None:
-        wheel = _find_or_download_wheel(cache_dir / "wheels")
+        try:
+            wheel = fetch_archive(WIKI_SAMPLE_WHEEL, cache_dir)
+        except ArtifactError as e:
+            raise CorpusError(f"the wiki sample's wheel: {e}") from e
         try:
             with zipfile.ZipFile(wheel) as zf:
                 data = bz2.decompress(zf.read(WIKI_SAMPLE_MEMBER))
@@ -129,7 +105,7 @@ def fetch_wiki_sample(cache_dir: Path) -> Corpus:
             ) from e
         verify(data, WIKI_SAMPLE_SHA256, f"wiki sample from {wheel.name}")
         atomic_write_bytes(cached, data)
-    return Corpus("wiki-sample", WIKI_SAMPLE_PACKAGE, WIKI_SAMPLE_SHA256, data)
+    return Corpus("wiki-sample", WIKI_SAMPLE_WHEEL.requirement, WIKI_SAMPLE_SHA256, data)
 
 
 def fetch_enwik8(cache_dir: Path, url: str = ENWIK8_URL, sha256: str = ENWIK8_SHA256) -> Corpus:

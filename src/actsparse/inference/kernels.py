@@ -178,10 +178,6 @@ def supported_isas() -> tuple[str, ...]:
     return tuple(name for name, code in ISAS.items() if ext.isa_supported(code))
 
 
-def has_avx512() -> bool:
-    return "avx512" in supported_isas()
-
-
 def has_avx512vnni() -> bool:
     """Whether the up screen's VNNI path runs on this CPU (else its avx512 runs AVX2)."""
     return bool(extension().has_avx512vnni())

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from actsparse.methods import thresholds as T
+from actsparse.methods.finetune import quality as finetune_quality
 from actsparse.metrics.sparsity import energy_width, exact_zero_fraction, frac_active_tau
 from actsparse.pretrained import text, zeroshot
 from actsparse.pretrained.lm import PretrainedLM
@@ -44,9 +45,11 @@ def windows(lm: PretrainedLM, data: bytes, context: int, n_windows: int) -> Wind
     return Windows(tt, text.window_starts(len(tt.ids), context, n_windows), context)
 
 
-def quality(ev: text.TokenEval, dense: text.TokenEval | None = None) -> dict[str, float]:
-    row = {
-        "ce": ev.ce,
+def quality(ev: text.TokenEval, dense: text.TokenEval) -> dict[str, float]:
+    """ce with its delta_ce and rel_ce against the dense model (methods.finetune.quality),
+    bpb, perplexity, the exact zeros and what was scored."""
+    return {
+        **finetune_quality(ev.ce, dense.ce),
         "bpb": ev.bpb,
         "ppl": math.exp(ev.ce),
         "act_sparsity": ev.act_sparsity,
@@ -54,10 +57,6 @@ def quality(ev: text.TokenEval, dense: text.TokenEval | None = None) -> dict[str
         "tokens": ev.tokens,
         "text_bytes": ev.bytes,
     }
-    if dense is not None:
-        row["delta_ce"] = ev.ce - dense.ce
-        row["rel_ce"] = ev.ce / dense.ce - 1.0
-    return row
 
 
 def evaluate(lm: PretrainedLM, val: Windows, batch: int) -> text.TokenEval:

@@ -58,11 +58,14 @@ def window_starts(n_tokens: int, context: int, n_windows: int) -> np.ndarray:
     return core_window_starts(n_tokens, context, n_windows)
 
 
+def covered_bytes(tt: TokenText, starts: np.ndarray, context: int) -> int:
+    """The text bytes the predicted tokens (1 .. context) of the windows at `starts` cover."""
+    return int(sum(tt.byte_end[s + context] - tt.byte_end[s] for s in starts))
+
+
 def bytes_per_token(tt: TokenText, starts: np.ndarray, context: int) -> float:
-    """The text bytes the windows' predicted tokens cover, per predicted token: bpb is
-    ce / this / ln 2."""
-    covered = sum(int(tt.byte_end[s + context] - tt.byte_end[s]) for s in starts)
-    return covered / (len(starts) * context)
+    """Per predicted token: bpb is ce / this / ln 2."""
+    return covered_bytes(tt, starts, context) / (len(starts) * context)
 
 
 @dataclass
@@ -103,7 +106,7 @@ def evaluate(
         loss = F.cross_entropy(logits.flatten(0, 1).float(), x[:, 1:].flatten(), reduction="sum")
         nats += float(loss)
         n_tok += x[:, 1:].numel()
-        n_bytes += int(sum(tt.byte_end[i + context] - tt.byte_end[i] for i in s))
+        n_bytes += covered_bytes(tt, s, context)
         zeros += np.asarray(layer) * len(s)
         gate += float(np.mean(g)) * len(s)
         count += len(s)
