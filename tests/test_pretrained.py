@@ -207,8 +207,8 @@ def test_scores_by_hand():
     def encode(s: str) -> list[int]:
         return [ord(ch) for ch in s]
 
-    def ll(ctx, cont):
-        return table[("".join(map(chr, ctx)), "".join(map(chr, cont)))]
+    def ll(ctx, conts):
+        return [table[("".join(map(chr, ctx)), "".join(map(chr, c)))] for c in conts]
 
     r = zeroshot.score(examples, encode, ll)
     assert r["n"] == 3
@@ -224,10 +224,28 @@ def test_causal_loglikelihood_sums_the_continuations_log_probabilities():
     def model(x):
         return table[x]
 
-    ll = zeroshot.causal_loglikelihood(model, max_len=16)
+    ll = zeroshot.causal_loglikelihoods(model, max_len=16, pad=9)
     logp = torch.log_softmax(table, dim=-1)
     expect = float(logp[3, 4] + logp[4, 5])  # P(4 | ..3) P(5 | ..4)
-    assert ll([1, 2, 3], [4, 5]) == pytest.approx(expect, abs=1e-6)
+    # choices of unequal length share one padded batch; each sums only its own tokens
+    got = ll([1, 2, 3], [[4, 5], [6], [7, 8, 2]])
+    assert got[0] == pytest.approx(expect, abs=1e-6)
+    assert got[1] == pytest.approx(float(logp[3, 6]), abs=1e-6)
+    assert got[2] == pytest.approx(float(logp[3, 7] + logp[7, 8] + logp[8, 2]), abs=1e-6)
+    # cut from the left to max_len: the context's start is dropped, the continuation kept
+    short = zeroshot.causal_loglikelihoods(model, max_len=2)
+    assert short([1, 2, 3], [[4, 5]])[0] == pytest.approx(expect, abs=1e-6)
+
+
+def test_a_batched_choice_scores_as_it_does_alone(tiny_dirs):
+    """Right padding cannot leak into a real model's scores (causal attention): each
+    choice scored in one padded batch equals the same choice scored by itself."""
+    lm = load(tiny_dirs["llama"])
+    ll = zeroshot.causal_loglikelihoods(lm, 64, pad=0)
+    ctx, conts = [5, 6, 7, 8], [[9], [10, 11, 12, 13], [14, 15]]
+    batched = ll(ctx, conts)
+    alone = [ll(ctx, [c])[0] for c in conts]
+    assert batched == pytest.approx(alone, abs=1e-4)
 
 
 @pytest.mark.slow

@@ -71,7 +71,8 @@ def zeroshot_scores(
     def encode(s: str) -> list[int]:
         return lm.tokenizer.encode(s, add_special_tokens=False)
 
-    ll = zeroshot.causal_loglikelihood(lm, lm.context)
+    pad = lm.tokenizer.pad_token_id or lm.tokenizer.eos_token_id or 0
+    ll = zeroshot.causal_loglikelihoods(lm, lm.context, pad)
     return [
         {"task": name, **zeroshot.score(zeroshot.read_task(path, limit), encode, ll, name)}
         for name, path in tasks.items()

@@ -74,26 +74,37 @@ def read_task(path: str | Path, limit: int | None = None) -> list[Example]:
     return out
 
 
-# log p(continuation | context) for token ids: the one model call a scorer needs
-LogLikelihood = Callable[[Sequence[int], Sequence[int]], float]
+# log p(continuation | context) for each continuation of one context, in token ids: the
+# one model call a scorer needs per example
+LogLikelihoods = Callable[[Sequence[int], Sequence[Sequence[int]]], list[float]]
 
 
-def causal_loglikelihood(
-    model: Callable[[torch.Tensor], torch.Tensor], max_len: int
-) -> LogLikelihood:
-    """The summed log-probability of `cont` after `ctx` under a model mapping ids [1, T] to
-    logits [1, T, V]; the context is cut from the left to fit max_len."""
+def causal_loglikelihoods(
+    model: Callable[[torch.Tensor], torch.Tensor], max_len: int, pad: int = 0
+) -> LogLikelihoods:
+    """The summed log-probability of each continuation after `ctx` under a model mapping
+    ids [B, T] to logits [B, T, V]: all of an example's choices in one batch (a row per
+    choice, right-padded with `pad`: in a causal model a pad after a row's last token
+    cannot change that row's logits), each row cut from the left to fit max_len."""
 
     @torch.no_grad()
-    def ll(ctx: Sequence[int], cont: Sequence[int]) -> float:
-        ids = (list(ctx) + list(cont))[-(max_len + 1) :]
-        x = torch.tensor(ids[:-1]).unsqueeze(0)
-        logp = F.log_softmax(model(x)[0].float(), dim=-1)
-        n = len(cont)
-        target = torch.tensor(ids[-n:])
-        return float(logp[-n:].gather(1, target[:, None]).sum())
+    def lls(ctx: Sequence[int], conts: Sequence[Sequence[int]]) -> list[float]:
+        if any(len(c) > max_len for c in conts):
+            raise TaskError(f"a choice of more than the model's {max_len}-token window")
+        rows = [(list(ctx) + list(c))[-(max_len + 1) :] for c in conts]
+        width = max(len(r) for r in rows) - 1
+        x = torch.full((len(rows), width), pad, dtype=torch.long)
+        for i, r in enumerate(rows):
+            x[i, : len(r) - 1] = torch.tensor(r[:-1])
+        logits = model(x)
+        out = []
+        for i, (r, c) in enumerate(zip(rows, conts, strict=True)):
+            n, end = len(c), len(r) - 1
+            logp = F.log_softmax(logits[i, end - n : end].float(), dim=-1)
+            out.append(float(logp.gather(1, torch.tensor(r[-n:])[:, None]).sum()))
+        return out
 
-    return ll
+    return lls
 
 
 def binomial_stderr(p: float, n: int) -> float:
@@ -103,7 +114,7 @@ def binomial_stderr(p: float, n: int) -> float:
 def score(
     examples: Sequence[Example],
     encode: Callable[[str], list[int]],
-    loglikelihood: LogLikelihood,
+    loglikelihoods: LogLikelihoods,
     desc: str | None = None,
 ) -> dict[str, float]:
     """acc and acc_norm with their standard errors, the chance level and n (a progress bar
@@ -113,7 +124,7 @@ def score(
     bar = tqdm(examples, desc=desc, disable=desc is None, file=sys.stderr, mininterval=5.0)
     for ex in bar:
         ctx = encode(ex.context)
-        lls = [loglikelihood(ctx, encode(" " + c)) for c in ex.choices]
+        lls = loglikelihoods(ctx, [encode(" " + c) for c in ex.choices])
         norm = [v / max(1, len(c.encode("utf-8"))) for v, c in zip(lls, ex.choices, strict=True)]
         hits += max(range(len(lls)), key=lls.__getitem__) in ex.gold
         hits_norm += max(range(len(norm)), key=norm.__getitem__) in ex.gold
