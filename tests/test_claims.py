@@ -294,7 +294,9 @@ def test_the_committed_ledger_and_results_page_rebuild_from_the_committed_tables
     committed = tables.pop("claims")
     rows = claims_rows(load_claims(REPO / "config/claims.yaml"), tables)
     assert render_markdown(rows, "default", "figures") == (run / "claims.md").read_text()
-    assert [r["verdict"] for r in rows] == list(committed.verdict)
+    # a claim judged on the pretrained model alone has no byte verdict (null)
+    stored = committed.verdict.astype(object).where(committed.verdict.notna(), None)
+    assert [r["verdict"] for r in rows] == list(stored)
     figures = [
         line[2 : line.index("]")]
         for line in (run / "RESULTS.md").read_text().splitlines()
@@ -302,3 +304,85 @@ def test_the_committed_ledger_and_results_page_rebuild_from_the_committed_tables
     ]
     page = render_results_page(claims_records(committed), "default", figures)
     assert page == (run / "RESULTS.md").read_text()
+
+
+PRE = {
+    "pretrained_relufy": pd.DataFrame(
+        {
+            "variant": ["relufy_lam0", "relufy_lam0", "relufy_lam0_fat0.05"],
+            "row_type": ["curve", "curve", "final"],
+            "step": [0, 40, 40],
+            "end_point": [False, True, True],
+            "act_sparsity": [0.64, 0.70, 0.86],
+            "delta_ce_matched": [None, 0.05, 0.12],
+        }
+    ),
+    "pretrained_zeroshot": pd.DataFrame(
+        {
+            "variant": ["relufy_lam0", "control"],
+            "task": ["mean", "mean"],
+            "acc": [0.50, 0.54],
+            "acc_stderr": [0.03, 0.03],
+        }
+    ),
+}
+
+
+def test_a_claim_is_judged_on_the_pretrained_model_beside_the_byte_model():
+    """The pretrained block reuses the byte claim's rule: the sparsest end point within
+    0.10 nats is the plain model (0.70), not the FATReLU point (0.86, over budget)."""
+    where = {"end_point": True, "delta_ce_matched": {"<=": 0.1}}
+    c = claim(
+        {**END, "value": "act_sparsity"},
+        {"rule": "within_abs", "tol": 0.05},
+        0.875,
+        pretrained={
+            "ours": {
+                "table": "pretrained_relufy",
+                "where": where,
+                "select": "max act_sparsity",
+                "value": "act_sparsity",
+            }
+        },
+    )
+    [row] = claims_rows([c], {**TABLES, **PRE})
+    assert row["verdict"] == "reproduced" and row["ours"] == pytest.approx(0.88)
+    assert row["verdict_pretrained"] == "not reproduced"
+    assert row["ours_pretrained"] == pytest.approx(0.70)
+    md = render_markdown([row], "r", "figures")
+    assert "| **reproduced** | 0.7 | **not reproduced** |" in md
+    # a claim with no pretrained counterpart leaves those columns empty
+    [plain] = claims_rows(
+        [claim({**END, "value": "act_sparsity"}, {"rule": "at_least", "bound": 0.5})], TABLES
+    )
+    assert plain["verdict_pretrained"] is None and plain["ours_pretrained"] is None
+
+
+def test_tol_plus_widens_the_tolerance_by_a_measured_standard_error():
+    diff = {
+        "table": "pretrained_zeroshot",
+        "where": {"variant": "relufy_lam0", "task": "mean"},
+        "value": "acc",
+        "minus": {
+            "table": "pretrained_zeroshot",
+            "where": {"variant": "control", "task": "mean"},
+            "value": "acc",
+        },
+    }
+    se = {"table": "pretrained_zeroshot", "where": {"variant": "relufy_lam0", "task": "mean"}}
+    rule = {"rule": "within_abs", "tol": 0.02}
+    only = {"pretrained": {"ours": diff}}
+    c = {k: v for k, v in claim(diff, rule, 0.0, **only).items() if k != "ours"}
+    [row] = claims_rows([c], PRE)  # -4 points: outside 2
+    assert row["verdict"] is None and row["verdict_pretrained"] == "not reproduced"
+    assert row["ours_pretrained"] == pytest.approx(-0.04)
+    c["verdict"] = {**rule, "tol_plus": {**se, "value": "acc_stderr"}}
+    [row] = claims_rows([c], PRE)  # 2 + 3 points
+    assert row["verdict_pretrained"] == "reproduced" and "acc_stderr" in row["why_pretrained"]
+
+
+def test_a_claim_needs_a_byte_or_a_pretrained_query(tmp_path):
+    c = claim({**END, "value": "act_sparsity"}, {"rule": "at_least", "bound": 0.5})
+    del c["ours"]
+    with pytest.raises(ClaimError, match="claims"):
+        load_claims(_write(tmp_path, [c]))

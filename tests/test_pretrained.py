@@ -311,7 +311,9 @@ def test_a_pretrained_method_gives_quality_and_zeroshot_rows(tiny_dirs, tmp_path
     q, z = stages.method_rows("thresholds", lm, TEXT, TEXT, task_paths, cfg)
     assert len(q) == 1 and q[0]["target_sparsity"] == 0.5 and q[0]["method"] == "thresholds"
     assert q[0]["act_sparsity"] == pytest.approx(0.5, abs=0.1)
-    assert len(z) == 1 and z[0]["task"] == "a" and z[0]["n"] == 3
+    assert [r["task"] for r in z] == ["a", "mean"] and z[0]["n"] == z[1]["n"] == 3
+    assert z[1]["acc"] == z[0]["acc"] and z[1]["acc_stderr"] == pytest.approx(z[0]["acc_stderr"])
+
     with pytest.raises(ValueError, match="unknown pretrained method"):
         stages.method_rows("magic", lm, TEXT, TEXT, task_paths, cfg)
     with pytest.raises(ValueError, match="exceeds the model's 128 positions"):
@@ -335,3 +337,28 @@ def test_a_gguf_file_loads_to_the_same_model(tiny_dirs, tmp_path):
     lm.set_activation("relu")
     lm.save(tmp_path / "saved")  # a dequantised GGUF model saves as a plain one
     assert load(tmp_path / "saved").activation == "relu"
+
+
+def test_the_tasks_mean_has_the_standard_error_of_a_mean_of_independent_scores():
+    rows = [
+        {
+            "n": 10,
+            "acc": 0.5,
+            "acc_stderr": 0.3,
+            "acc_norm": 0.4,
+            "acc_norm_stderr": 0.1,
+            "chance": 0.5,
+        },
+        {
+            "n": 20,
+            "acc": 0.7,
+            "acc_stderr": 0.4,
+            "acc_norm": 0.6,
+            "acc_norm_stderr": 0.1,
+            "chance": 0.25,
+        },
+    ]
+    m = zeroshot.mean_row(rows)
+    assert m["task"] == "mean" and m["n"] == 30
+    assert m["acc"] == pytest.approx(0.6) and m["chance"] == pytest.approx(0.375)
+    assert m["acc_stderr"] == pytest.approx(0.25)  # sqrt(0.09 + 0.16) / 2

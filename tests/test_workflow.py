@@ -162,7 +162,10 @@ def test_the_pretrained_stages_run_on_the_tiny_llama(smoke_run):
     assert q.loc["hard_swap", "activation"] == "relu" and q.loc["hard_swap", "act_sparsity"] > 0.2
     z = pd.read_parquet(smoke_run / "results/smoke/tables/pretrained_zeroshot.parquet")
     variants = {*q.index, "control", "relufy_lam0", "relufy_linear1"}
-    assert set(z["variant"]) == variants and len(z) == len(variants) * 2 and (z["n"] == 4).all()
+    # two tasks and their mean per variant
+    assert set(z["variant"]) == variants and len(z) == len(variants) * 3
+    tasks = z[z.task != "mean"]
+    assert (tasks["n"] == 4).all() and (z.loc[z.task == "mean", "n"] == 8).all()
     assert ((z["acc"] >= 0) & (z["acc"] <= 1)).all() and (z["chance"] == 1 / 3).all()
     # relufication with the byte model's recipe: a trajectory, a matched delta, bpb
     r = pd.read_parquet(smoke_run / "results/smoke/tables/pretrained_relufy.parquet")
@@ -171,9 +174,42 @@ def test_the_pretrained_stages_run_on_the_tiny_llama(smoke_run):
     curve = r[r.row_type == "curve"]
     assert curve["delta_ce_matched"].notna().all() and (curve["bpb"] > 0).all()
     assert (curve["act_sparsity"] > 0.2).all()  # a ReLU gate: exact zeros
+    # one end point per plain variant (its last step) and every FATReLU row
+    ends = r[r.end_point]
+    assert set(ends.loc[ends.row_type == "curve", "variant"]) == {"relufy_lam0", "relufy_linear1"}
+    assert ends.groupby("variant").size().eq(1).all()
+    assert (ends.loc[ends.row_type == "curve", "step"] == 4).all()
     assert (c["activation"] == "silu").all() and (
         c.loc[c.row_type == "curve", "act_sparsity"] == 0
     ).all()
+
+
+PRETRAINED_TABLES = ["quality", "zeroshot", "dense_stats", "relufy", "control"]
+
+
+@pytest.mark.slow
+def test_the_pretrained_stages_run_on_a_tiny_gpt2(smoke_run, tmp_path):
+    """The GPT-2 family (GELU MLP, LayerNorm, learned positions) through every pretrained
+    stage: the smoke config with a tiny GPT-2 as the source, in a run of its own."""
+    cfg = (smoke_run / "config/smoke.yaml").read_text()
+    old = "source: {kind: tiny, family: llama}"
+    assert old in cfg and "run_name: smoke\n" in cfg
+    cfg = cfg.replace(old, "source: {kind: tiny, family: gpt2}")
+    cfg = cfg.replace("run_name: smoke\n", "run_name: smoke_gpt2\n")
+    (tmp_path / "gpt2.yaml").write_text(cfg)
+    targets = [f"results/smoke_gpt2/tables/pretrained_{t}.parquet" for t in PRETRAINED_TABLES]
+    proc = snakemake(
+        smoke_run, *targets, "--cores", "2", "--configfile", str(tmp_path / "gpt2.yaml")
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    q = pd.read_parquet(smoke_run / targets[0]).set_index("variant")
+    assert (q["model"] == "tiny:gpt2").all() and q.loc["dense", "activation"].startswith("gelu")
+    assert q.loc["hard_swap", "act_sparsity"] > 0.2 and q.loc["dense", "act_sparsity"] < 0.01
+    r = pd.read_parquet(smoke_run / targets[3])
+    curve = r[r.row_type == "curve"]
+    assert curve["delta_ce_matched"].notna().all() and (curve["act_sparsity"] > 0.2).all()
+    z = pd.read_parquet(smoke_run / targets[1])
+    assert {"control", "relufy_lam0", "hard_swap"} <= set(z["variant"])
 
 
 @pytest.mark.slow

@@ -64,6 +64,7 @@ def finetune_rows(
         ce_dense, rows = relufy_finetune(lm, splits, tcfg, schedule, run=run)
         fat = (splits["val"], tcfg, p["relufy"]["fat_thresholds"], ce_dense)
         rows = relufy_rows(lm, rows, f"relufy_{schedule.name}", base, fat)
+        rows = mark_end_points(rows)
     starts = text.window_starts(len(splits["val"]), lm.context, tcfg.eval_windows)
     per_token = text.bytes_per_token(tokens["val"], starts, lm.context)
     return [
@@ -71,6 +72,24 @@ def finetune_rows(
             "model": lm.origin,
             **r,
             **({"bpb": r["ce"] / per_token / math.log(2)} if "ce" in r else {}),
+        }
+        for r in rows
+    ]
+
+
+def mark_end_points(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """end_point: the rows a frontier compares (each variant's last curve row and its
+    FATReLU rows), so a claim can ask for "the sparsest end point within a budget"
+    without knowing the configured step count."""
+    last = {}
+    for r in rows:
+        if r.get("row_type") == "curve":
+            last[r["variant"]] = max(last.get(r["variant"], -1), r["step"])
+    return [
+        {
+            **r,
+            "end_point": r.get("row_type") == "final"
+            or (r.get("row_type") == "curve" and r["step"] == last[r["variant"]]),
         }
         for r in rows
     ]

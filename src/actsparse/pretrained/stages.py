@@ -66,17 +66,19 @@ def evaluate(lm: PretrainedLM, val: Windows, batch: int) -> text.TokenEval:
 def zeroshot_scores(
     lm: PretrainedLM, tasks: Mapping[str, Path], limit: int | None
 ) -> list[dict[str, Any]]:
-    """One row per task: acc, acc_norm, their standard errors, chance, n."""
+    """One row per task: acc, acc_norm, their standard errors, chance, n; then the tasks'
+    mean (task "mean")."""
 
     def encode(s: str) -> list[int]:
         return lm.tokenizer.encode(s, add_special_tokens=False)
 
     pad = lm.tokenizer.pad_token_id or lm.tokenizer.eos_token_id or 0
     ll = zeroshot.causal_loglikelihoods(lm, lm.context, pad)
-    return [
+    rows = [
         {"task": name, **zeroshot.score(zeroshot.read_task(path, limit), encode, ll, name)}
         for name, path in tasks.items()
     ]
+    return [*rows, zeroshot.mean_row(rows)]
 
 
 @torch.no_grad()

@@ -139,3 +139,15 @@ def score(
         "acc_norm_stderr": binomial_stderr(acc_norm, n),
         "chance": chance / n,
     }
+
+
+def mean_row(rows: Sequence[dict[str, float]]) -> dict[str, float]:
+    """The tasks' unweighted mean (as RSB and lm-eval average tasks), task "mean": each
+    task's score is independent, so the mean's standard error is sqrt(sum se^2) / k."""
+    k = len(rows)
+    out: dict[str, float] = {"task": "mean", "n": sum(r["n"] for r in rows)}
+    for m in ("acc", "acc_norm", "chance"):
+        out[m] = sum(r[m] for r in rows) / k
+    for m in ("acc_stderr", "acc_norm_stderr"):
+        out[m] = math.sqrt(sum(r[m] ** 2 for r in rows)) / k
+    return out

@@ -176,12 +176,36 @@ def query(tables: Mapping[str, pd.DataFrame], q: Mapping[str, Any]) -> float | l
 
 def verdict(
     claim: Mapping[str, Any], tables: Mapping[str, pd.DataFrame]
+) -> tuple[str | None, float | list[float] | None, str]:
+    """(verdict, our value, a one-line reason) for one claim; (None, None, why) for one
+    judged on the pretrained model alone."""
+    if "ours" not in claim:
+        return None, None, "no byte-model counterpart"
+    return judge(claim, claim["ours"], claim["verdict"], tables)
+
+
+def pretrained_verdict(
+    claim: Mapping[str, Any], tables: Mapping[str, pd.DataFrame]
+) -> tuple[str | None, float | list[float] | None, str]:
+    """The claim judged on the pretrained model (its `pretrained` block, the byte model's
+    rule unless the block has its own); (None, None, "") for a claim without one."""
+    block = claim.get("pretrained")
+    if block is None:
+        return None, None, ""
+    return judge(claim, block["ours"], block.get("verdict", claim["verdict"]), tables)
+
+
+def judge(
+    claim: Mapping[str, Any],
+    ours_query: Mapping[str, Any],
+    rule: Mapping[str, Any],
+    tables: Mapping[str, pd.DataFrame],
 ) -> tuple[str, float | list[float] | None, str]:
-    """(verdict, our value, a one-line reason) for one claim."""
-    rule = claim["verdict"]
     try:
-        ours = query(tables, claim["ours"])
+        ours = query(tables, ours_query)
         ref = query(tables, rule["than"]) if "than" in rule else None
+        # tol_plus widens the tolerance by a measured value (a standard error)
+        plus = query(tables, rule["tol_plus"]) if "tol_plus" in rule else 0.0
     except NotRun as e:
         return "not run", None, str(e)
     except NoData as e:
@@ -201,7 +225,10 @@ def verdict(
         sign = ">" if kind == "greater_than" else "<"
         return ("shape holds" if ok else "not reproduced"), ours, f"needs {sign} {bound:.4g}"
     if kind == "within_abs":
-        ok, why = abs(ours - seed) <= rule["tol"], f"|ours - seed| <= {rule['tol']:g}"
+        tol = rule["tol"] + plus
+        ok, why = abs(ours - seed) <= tol, f"|ours - seed| <= {tol:.4g}"
+        if "tol_plus" in rule:
+            why += f" ({rule['tol']:g} + {plus:.4g} from {rule['tol_plus']['value']})"
     elif kind == "within_rel":
         ok, why = abs(ours - seed) <= rule["tol"] * abs(seed), f"within {rule['tol']:.0%} of seed"
     elif kind == "within_rel_gain":
@@ -235,9 +262,12 @@ def claims_rows(
     by_id: dict[str, dict[str, Any]] = {}
     for c in claims:
         v, ours, why = verdict(c, tables)
+        pv, pours, pwhy = pretrained_verdict(c, tables)
         if "derived_from" in c:  # one fact, one verdict: the parent's
             parent = by_id[c["derived_from"]]
             v, why = parent["verdict"], f"derived from {parent['variant']}: {parent['why']}"
+            if pv is not None:
+                pv = parent["verdict_pretrained"]
         rows.append(
             {
                 "variant": c["id"],
@@ -253,9 +283,12 @@ def claims_rows(
                 "why": why,
                 "scale_dependent": c.get("scale_dependent", False),
                 "figure": c.get("figure"),
-                "source_table": c["ours"]["table"],
+                "source_table": c.get("ours", c.get("pretrained", {}).get("ours"))["table"],
                 "direction": c["direction"]["sense"],
                 "context": context_text(c, tables),
+                "ours_pretrained": pours if not isinstance(pours, list) else None,
+                "verdict_pretrained": pv,
+                "why_pretrained": pwhy or None,
             }
         )
         by_id[c["id"]] = rows[-1]
@@ -281,6 +314,10 @@ def _fmt(x: Any, unit: str) -> str:
     return f"{x:+.4g}" if unit == "nats" else f"{x:.4g}"
 
 
+def _bold(verdict: str | None) -> str:
+    return f"**{verdict}**" if isinstance(verdict, str) and verdict else ""
+
+
 def render_markdown(rows: list[dict[str, Any]], run_name: str, figures_dir: str) -> str:
     counts = {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
     lines = [
@@ -298,13 +335,28 @@ def render_markdown(rows: list[dict[str, Any]], run_name: str, figures_dir: str)
         "",
         " · ".join(f"**{n}** {v}" for v, n in counts.items() if n),
         "",
+        "The SmolLM2 columns judge the same claim on the pretrained model (SmolLM2-135M, "
+        "dequantised from its Q4_1 GGUF; the `pretrained_*` tables), by the byte model's "
+        "rule unless the claim says otherwise; empty where a claim has no pretrained "
+        "counterpart. Its verdicts: "
+        + (
+            " · ".join(
+                f"**{n}** {v}"
+                for v in VERDICTS
+                if (n := sum(r.get("verdict_pretrained") == v for r in rows))
+            )
+            or "none"
+        )
+        + ".",
+        "",
     ]
     for seed in SEEDS:
         lines += [
             f"## `{seed}`",
             "",
-            "| id | claim | seed | ours | verdict | rule | direction | context | figure |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| id | claim | seed | ours | verdict | SmolLM2 | verdict (SmolLM2) | rule "
+            "| direction | context | figure |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in rows:
             if r["seed_file"] != seed:
@@ -316,7 +368,9 @@ def render_markdown(rows: list[dict[str, Any]], run_name: str, figures_dir: str)
             lines.append(
                 f"| {r['variant']}{mark} | {r['claim']} ({r['section']}) "
                 f"| {_fmt(r['seed_value'], r['unit'])} | {_fmt(ours, r['unit'])} "
-                f"| **{r['verdict']}** | {r['rule']} | {r['direction']} | {r['context'] or ''} "
+                f"| {_bold(r['verdict'])} | {_fmt(r.get('ours_pretrained'), r['unit'])} "
+                f"| {_bold(r.get('verdict_pretrained'))} "
+                f"| {r['rule']} | {r['direction']} | {r['context'] or ''} "
                 f"| {fig} |"
             )
         lines.append("")

@@ -276,7 +276,8 @@ SCHEMAS: dict[str, pa.Schema] = {
     # Relufication of the pretrained model (stage 1: ReLU gate + L1 on its output, one part
     # per schedule) and its compute-matched SiLU control: the relufy table's rows, ce per
     # token, with bpb beside it.
-    "pretrained_relufy": _schema(*FINETUNE, ("model", STR), ("bpb", F64)),
+    # end_point: the fine-tune's last curve row and its FATReLU rows (the frontier's points)
+    "pretrained_relufy": _schema(*FINETUNE, ("model", STR), ("bpb", F64), ("end_point", BOOL)),
     "pretrained_control": _schema(*FINETUNE, ("model", STR), ("bpb", F64)),
     # Zero-shot multiple choice (BIG-bench), per model variant and task, by log-likelihood.
     "pretrained_zeroshot": _schema(
@@ -327,6 +328,9 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("source_table", STR),
         ("direction", STR),  # two-sided | at-most | at-least | order
         ("context", STR),  # values shown beside ours, not judged
+        ("ours_pretrained", F64),  # the claim on the pretrained model (its `pretrained` block)
+        ("verdict_pretrained", STR),  # null: the claim has no pretrained counterpart
+        ("why_pretrained", STR),
     ),
     # One row per approach tried: its headline numbers, the bar, and the verdict.
     "refuted": _schema(
