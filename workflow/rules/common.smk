@@ -243,6 +243,7 @@ TABLES = [
     else []
 )
 CLAIM_TABLES = [f"{RES}/tables/{t}.parquet" for t in TABLES if t != "claims"]
+PRETRAINED_TABLES = [f"{RES}/tables/{t}.parquet" for t in TABLES if t.startswith("pretrained_")]
 # The figures the results page shows (all of them are in the Snakemake report).
 HEADLINE_FIGURES = [
     "relufy_frontier",

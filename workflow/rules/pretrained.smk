@@ -155,3 +155,10 @@ rule pretrained_relufy:
         checkpoint=checkpoint_path("pretrained_relufy_{schedule}"),
     script:
         "../scripts/pretrained_finetune.py"
+
+
+# The pretrained stages alone (config/smollm2.yaml runs them at full budget):
+#   snakemake pretrained_all --cores 2 --configfile config/smollm2.yaml
+rule pretrained_all:
+    input:
+        PRETRAINED_TABLES,
