@@ -206,6 +206,10 @@ def figure_tables(w):
     return [f"{RES}/tables/{t}.parquet" for t in FIGURE_TABLES[w.figure]]
 
 
+# The figures this run draws: the pretrained model's only with its stages.
+FIGURES = [f for f in FIGURE_TABLES if PRETRAINED or not f.startswith("pretrained_")]
+
+
 TABLES = [
     "corpus",
     "train_dense",
@@ -243,7 +247,9 @@ TABLES = [
     else []
 )
 CLAIM_TABLES = [f"{RES}/tables/{t}.parquet" for t in TABLES if t != "claims"]
-PRETRAINED_TABLES = [f"{RES}/tables/{t}.parquet" for t in TABLES if t.startswith("pretrained_")]
+PRETRAINED_TABLES = [
+    f"{RES}/tables/{t}.parquet" for t in TABLES if t.startswith("pretrained_")
+]
 # The figures the results page shows (all of them are in the Snakemake report).
 HEADLINE_FIGURES = [
     "relufy_frontier",
@@ -251,10 +257,10 @@ HEADLINE_FIGURES = [
     "kernel_latency",
     "gating_sweep",
     "hard_swap",
-]
+] + (["pretrained_sparsity"] if PRETRAINED else [])
 ALL_OUTPUTS = (
     [f"{RES}/tables/{t}.parquet" for t in TABLES]
-    + [f"{RES}/figures/{f}.{ext}" for f in FIGURE_TABLES for ext in ("png", "pdf")]
+    + [f"{RES}/figures/{f}.{ext}" for f in FIGURES for ext in ("png", "pdf")]
     + [f"{RES}/refuted-approaches.md", f"{RES}/claims.md", f"{RES}/RESULTS.md"]
 )
 

@@ -11,6 +11,7 @@ import pandas as pd
 
 from actsparse.report import tables as results
 from actsparse.report.figure_style import LN2, finish, label, plt, save_figure
+from actsparse.report.figures_pretrained import pretrained_sparsity
 from actsparse.report.figures_rsb import (
     activation_family,
     aggregated,
@@ -263,6 +264,10 @@ FIGURES = {
     "stage2": (stage2, ["stage2"]),
     "shifted_relu": (shifted_relu, ["shifted_relu", "relufy"]),
     "reuse": (reuse, ["reuse"]),
+    "pretrained_sparsity": (
+        pretrained_sparsity,
+        ["pretrained_quality", "pretrained_zeroshot", "pretrained_relufy", "pretrained_control"],
+    ),
 }
 FIGURE_TABLES = {name: tables for name, (_, tables) in FIGURES.items()}
 
