@@ -244,8 +244,12 @@ def test_smoke_run_draws_every_figure(smoke_run):
 @pytest.mark.slow
 def test_smoke_run_writes_the_claims_ledger_and_results_page(smoke_run):
     claims = pd.read_parquet(smoke_run / "results/smoke/tables/claims.parquet")
-    assert len(claims) >= 25 and set(claims.verdict) <= set(VERDICTS)
-    assert "not run" in set(claims.verdict) or "reproduced" in set(claims.verdict)
+    byte = claims.verdict.dropna()  # null: a claim judged on the pretrained model alone
+    assert len(byte) >= 25 and set(byte) <= set(VERDICTS)
+    assert "not run" in set(byte) or "reproduced" in set(byte)
+    # the tiny Llama stands in for SmolLM2: every pretrained claim gets a verdict
+    pre = claims.verdict_pretrained.dropna()
+    assert len(pre) >= 10 and set(pre) <= set(VERDICTS) and "not run" not in set(pre)
     md = (smoke_run / "results/smoke/claims.md").read_text()
     assert "000_498c5e929afa3916.txt" in md and "002_4a21bcc8dd5abec4.txt" in md
     page = (smoke_run / "results/smoke/RESULTS.md").read_text()
