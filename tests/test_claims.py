@@ -386,3 +386,10 @@ def test_a_claim_needs_a_byte_or_a_pretrained_query(tmp_path):
     del c["ours"]
     with pytest.raises(ClaimError, match="claims"):
         load_claims(_write(tmp_path, [c]))
+
+
+def test_tol_plus_goes_only_with_within_abs(tmp_path):
+    se = {"table": "pretrained_zeroshot", "value": "acc_stderr"}
+    c = claim({**END, "value": "act_sparsity"}, {"rule": "at_least", "bound": 0.5, "tol_plus": se})
+    with pytest.raises(ClaimError, match="tol_plus widens only a within_abs"):
+        load_claims(_write(tmp_path, [c]))

@@ -15,12 +15,15 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import pandas as pd
+
 from actsparse.core.train import RunContext, TrainConfig
 from actsparse.methods.finetune import finetune_after
 from actsparse.methods.relufy import relufy_finetune, relufy_rows
 from actsparse.methods.schedules import L1Schedule
 from actsparse.pretrained import text
 from actsparse.pretrained.lm import PretrainedLM
+from actsparse.report.tables import end_points
 
 
 def train_config(cfg: Mapping[str, Any]) -> TrainConfig:
@@ -78,18 +81,9 @@ def finetune_rows(
 
 
 def mark_end_points(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """end_point: the rows a frontier compares (each variant's last curve row and its
-    FATReLU rows), so a claim can ask for "the sparsest end point within a budget"
-    without knowing the configured step count."""
-    last = {}
-    for r in rows:
-        if r.get("row_type") == "curve":
-            last[r["variant"]] = max(last.get(r["variant"], -1), r["step"])
-    return [
-        {
-            **r,
-            "end_point": r.get("row_type") == "final"
-            or (r.get("row_type") == "curve" and r["step"] == last[r["variant"]]),
-        }
-        for r in rows
-    ]
+    """end_point: the rows report.tables.end_points picks (each variant's final row, else
+    its last curve row), as a column, so a claim can ask for "the sparsest end point
+    within a budget" without knowing the configured step count."""
+    ends = end_points(pd.DataFrame(rows))
+    keys = set(zip(ends.variant, ends.row_type, ends.step, strict=True))
+    return [{**r, "end_point": (r["variant"], r["row_type"], r["step"]) in keys} for r in rows]

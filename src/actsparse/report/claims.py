@@ -106,6 +106,9 @@ def _check_claim(c: Mapping[str, Any], earlier: set[str]) -> None:
             f"claim {c['id']}: a fraction below 0.2 ({seed}) needs a relative tolerance "
             f"(within_rel), not within_abs"
         )
+    rules = [c["verdict"], c.get("pretrained", {}).get("verdict", {})]
+    if any("tol_plus" in r and r["rule"] != "within_abs" for r in rules):
+        raise ClaimError(f"claim {c['id']}: tol_plus widens only a within_abs tolerance")
     if "derived_from" in c and c["derived_from"] not in earlier:
         raise ClaimError(
             f"claim {c['id']}: derived_from {c['derived_from']!r} must name an earlier claim"
@@ -283,7 +286,7 @@ def claims_rows(
                 "why": why,
                 "scale_dependent": c.get("scale_dependent", False),
                 "figure": c.get("figure"),
-                "source_table": c.get("ours", c.get("pretrained", {}).get("ours"))["table"],
+                "source_table": (c.get("ours") or c["pretrained"]["ours"])["table"],
                 "direction": c["direction"]["sense"],
                 "context": context_text(c, tables),
                 "ours_pretrained": pours if not isinstance(pours, list) else None,

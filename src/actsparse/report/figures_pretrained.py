@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from actsparse.report import tables as results
 from actsparse.report.figure_style import finish, label, plt, save_figure
 
 
@@ -24,20 +25,23 @@ def pretrained_sparsity(t: dict[str, pd.DataFrame], paths: Sequence[str | Path],
     for m, marker, color in (("dense", "D", "k"), ("hard_swap", "X", "C3")):
         row = q[q.method == m]
         a.scatter(row.act_sparsity, row.bpb, marker=marker, color=color, s=60, label=m)
-    ends = r[r.end_point.fillna(False).astype(bool)]
+    ends = results.end_points(r)
     a.scatter(
         ends.act_sparsity, ends.bpb, marker="^", color="C2", s=50, label="relufied (end points)"
     )
     for p in ends[ends.row_type == "curve"].itertuples():
         label(a, p.variant.removeprefix("relufy_"), (p.act_sparsity, p.bpb))
-    last = c[c.row_type == "curve"].sort_values("step").tail(1)
+    last = results.end_points(c)
     a.scatter(last.act_sparsity, last.bpb, marker="s", color="C1", s=50, label="control (SiLU)")
     if len(q[q.method == "hard_swap"]) and q.bpb.max() > 4 * q.bpb.min():
         a.set_yscale("log")  # the hard swap is off the scale of the rest
     a.legend(fontsize=7)
     finish(a, "zeros vs bits per byte (val)", "act_sparsity", "bpb")
     mean = z[z.task == "mean"]
-    zeros = _zeros_by_variant(q, r, c)
+    # each scored variant's zeros: its quality row, or its fine-tune's end point
+    zeros = dict(zip(q.variant, q.act_sparsity, strict=True))
+    for df in (r, c):
+        zeros.update(results.end_points(df[df.row_type == "curve"]).act_sparsity.to_dict())
     mean = mean.assign(act_sparsity=mean.variant.map(zeros)).dropna(subset=["act_sparsity"])
     b.errorbar(mean.act_sparsity, mean.acc, yerr=mean.acc_stderr, fmt="o", capsize=3)
     for p in mean.itertuples():
@@ -47,12 +51,3 @@ def pretrained_sparsity(t: dict[str, pd.DataFrame], paths: Sequence[str | Path],
         b.legend(fontsize=7)
     finish(b, "zero-shot accuracy (mean over tasks)", "act_sparsity", "acc")
     save_figure(fig, paths, dpi)
-
-
-def _zeros_by_variant(q: pd.DataFrame, r: pd.DataFrame, c: pd.DataFrame) -> dict[str, float]:
-    """Each zero-shot variant's exact-zero share: its quality row, or its fine-tune's end."""
-    zeros = dict(zip(q.variant, q.act_sparsity, strict=True))
-    for df in (r, c):
-        curve = df[df.row_type == "curve"].sort_values("step")
-        zeros.update(curve.groupby("variant").act_sparsity.last().to_dict())
-    return zeros
