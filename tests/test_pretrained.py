@@ -277,8 +277,9 @@ def test_calibrated_thresholds_zero_about_their_target_share(tiny_dirs, family):
     lm = load(tiny_dirs[family])
     calib = [torch.randint(0, 200, (2, 32), generator=torch.Generator().manual_seed(1))]
     held_out = torch.randint(0, 200, (2, 32), generator=torch.Generator().manual_seed(2))
-    for target in (0.3, 0.8):
-        cuts = T.calibrate(lm.hf, lm.anatomy, calib, target, forward=lm)
+    both = T.calibrate(lm.hf, lm.anatomy, calib, (0.3, 0.8), forward=lm)
+    for target, cuts in zip((0.3, 0.8), both, strict=True):
+        assert cuts == T.calibrate(lm.hf, lm.anatomy, calib, [target], forward=lm)[0]
         assert len(cuts) == 2 and all(c > 0 for c in cuts)
         with T.thresholded(lm.hf, lm.anatomy, cuts), lm.capture(("down_in",)) as cap:
             lm(calib[0])
@@ -291,7 +292,9 @@ def test_calibrated_thresholds_zero_about_their_target_share(tiny_dirs, family):
         lm(held_out)
         assert all(float((t == 0).float().mean()) == 0 for t in cap["down_in"])
     with pytest.raises(ValueError, match="in \\[0, 1\\)"):
-        T.calibrate(lm.hf, lm.anatomy, calib, 1.0, forward=lm)
+        T.calibrate(lm.hf, lm.anatomy, calib, [0.5, 1.0], forward=lm)
+    with pytest.raises(ValueError, match="at least one"):
+        T.calibrate(lm.hf, lm.anatomy, calib, [], forward=lm)
 
 
 def test_a_pretrained_method_gives_quality_and_zeroshot_rows(tiny_dirs, tmp_path):

@@ -26,12 +26,17 @@ def calibrate(
     model: nn.Module,
     anatomy: A.Anatomy,
     batches: Sequence[torch.Tensor],
-    sparsity: float,
+    sparsities: Sequence[float],
     forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
-) -> list[float]:
-    """Per layer, the |activation| below which `sparsity` of the calibration values lie."""
-    if not 0.0 <= sparsity < 1.0:
-        raise ValueError(f"a threshold sparsity must be in [0, 1), got {sparsity}")
+) -> list[list[float]]:
+    """Per target sparsity, per layer, the |activation| below which that share of the
+    calibration values lie. One pass over the calibration text serves every target: the
+    forward and the subsample are the costly part, the quantiles are cheap."""
+    if not sparsities:
+        raise ValueError("calibrate needs at least one target sparsity")
+    for s in sparsities:
+        if not 0.0 <= s < 1.0:
+            raise ValueError(f"a threshold sparsity must be in [0, 1), got {s}")
     run = forward or model
     per_layer: list[list[torch.Tensor]] = [[] for _ in A.blocks(model, anatomy)]
     with A.capture(model, anatomy, ("ffn_post",)) as cap:
@@ -40,13 +45,14 @@ def calibrate(
             for layer, t in enumerate(cap["ffn_post"]):
                 per_layer[layer].append(t.abs().flatten().float())
     g = torch.Generator().manual_seed(0)
-    out = []
+    q = torch.tensor([float(s) for s in sparsities])
+    by_layer = []
     for values in per_layer:
         v = torch.cat(values)
         if v.numel() > SAMPLE:  # a fixed random subsample: the quantile's error is ~1e-3
             v = v[torch.randperm(v.numel(), generator=g)[:SAMPLE]]
-        out.append(float(torch.quantile(v, sparsity)))
-    return out
+        by_layer.append(torch.quantile(v, q).tolist())
+    return [[cuts[i] for cuts in by_layer] for i in range(len(sparsities))]
 
 
 @contextmanager

@@ -164,8 +164,9 @@ def method_rows(
         return [{**base, **row}], scored({})
     calib = windows(lm, train_bytes, cfg["context"], cfg["calib_windows"])
     quality_rows, zs_rows = [], []
-    for s in cfg["threshold_sparsities"]:
-        cuts = T.calibrate(lm.hf, lm.anatomy, calib.batches(batch), s, forward=lm)
+    targets = cfg["threshold_sparsities"]
+    by_target = T.calibrate(lm.hf, lm.anatomy, calib.batches(batch), targets, forward=lm)
+    for s, cuts in zip(targets, by_target, strict=True):
         with T.thresholded(lm.hf, lm.anatomy, cuts):
             ev = evaluate(lm, val, batch)
             extra = {"target_sparsity": s}
