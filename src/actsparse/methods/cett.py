@@ -1,0 +1,180 @@
+"""One sparsity metric for every method: CETT-PPL-p% (Zhang et al. 2024, "ReLU² Wins";
+Luo et al. 2024, "Sparsing Law").
+
+Methods reach sparsity by different routes (a ReLU's exact zeros, a calibrated threshold,
+an L1 penalty), and each paper reports its own count. CETT puts them on one axis: a neuron
+i of an FFN is inactive on a token when its output a_i * d_i (a_i the down projection's
+input, d_i its column) has norm at most eps; the cumulative error of tail truncation is
+
+    CETT = || sum over inactive i of a_i d_i || / || sum over all i of a_i d_i ||,
+
+averaged over calibration tokens. Each layer gets the eps at which its CETT equals one
+shared target, so every layer pays the same relative error; the target is then raised
+until perplexity rises by p%, and the share of inactive neurons there is the model's
+PPL-p% sparsity. A neuron that is exactly zero is inactive at eps = 0, so a relufied
+model starts from its exact zeros and a SiLU model from none.
+
+Truncation happens at the down projection's input, the place an engine skips a column of
+the down projection; written against core.anatomy, so it applies to the byte model and a
+pretrained LLM alike.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from actsparse.core import anatomy as A
+
+TOKENS = 2048  # calibration tokens kept per layer: the bisection's cost is linear in them
+BISECT = 20  # halvings of a layer's eps interval: eps to ~1e-6 of its range
+
+
+def down_rows(module: nn.Module) -> torch.Tensor:
+    """The down projection's weight as (d_ffn, d_model): row i is neuron i's column d_i.
+    nn.Linear stores (out, in); GPT-2's Conv1D stores (in, out)."""
+    if isinstance(module, nn.Linear):
+        return module.weight.detach().float().t()
+    if type(module).__name__ == "Conv1D":
+        return module.weight.detach().float()
+    raise TypeError(f"no down-projection layout known for {type(module).__name__}")
+
+
+def layer_cett(acts: torch.Tensor, rows: torch.Tensor, eps: float) -> float:
+    """Mean over tokens of ||truncated part|| / ||whole output|| at threshold eps."""
+    norms = acts.abs() * rows.norm(dim=1)
+    tail = (acts * (norms <= eps)) @ rows
+    whole = (acts @ rows).norm(dim=1).clamp_min(1e-12)
+    return float((tail.norm(dim=1) / whole).mean())
+
+
+def layer_eps(acts: torch.Tensor, rows: torch.Tensor, target: float) -> float:
+    """The largest eps (to BISECT halvings) whose CETT stays within `target`: CETT grows
+    with eps, from the exact zeros' 0 at eps = 0 to 1 once every neuron is cut."""
+    lo, hi = 0.0, float((acts.abs() * rows.norm(dim=1)).max())
+    for _ in range(BISECT):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if layer_cett(acts, rows, mid) <= target else (lo, mid)
+    return lo
+
+
+class Calibration:
+    """The down projection's inputs on calibration text, kept once (a fixed subsample of
+    TOKENS per layer) so that each CETT target the search tries costs only bisections."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        anatomy: A.Anatomy,
+        batches: Sequence[torch.Tensor],
+        forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> None:
+        run = forward or model
+        layers = A.blocks(model, anatomy)
+        seen: list[list[torch.Tensor]] = [[] for _ in layers]
+        with torch.no_grad(), A.capture(model, anatomy, ("down_in",)) as cap:
+            for x in batches:
+                run(x)
+                for layer, t in enumerate(cap["down_in"]):
+                    seen[layer].append(t.reshape(-1, t.shape[-1]).float())
+        if not seen or not seen[0]:
+            raise ValueError("CETT calibration needs at least one batch of text")
+        g = torch.Generator().manual_seed(0)
+        self.acts = []
+        for values in seen:
+            a = torch.cat(values)
+            if len(a) > TOKENS:
+                a = a[torch.randperm(len(a), generator=g)[:TOKENS]]
+            self.acts.append(a)
+        self.rows = [down_rows(A.module_at(b, anatomy.down)) for b in layers]
+        self.scales = [r.norm(dim=1) for r in self.rows]
+
+    @torch.no_grad()
+    def thresholds(self, target: float) -> list[torch.Tensor]:
+        """Per layer, the per-neuron |a_i| cut eps / ||d_i|| at which its CETT is `target`."""
+        if not 0.0 <= target < 1.0:
+            raise ValueError(f"a CETT target must be in [0, 1), got {target}")
+        out = []
+        for acts, rows, scale in zip(self.acts, self.rows, self.scales, strict=True):
+            eps = layer_eps(acts, rows, target)
+            out.append(eps / scale.clamp_min(1e-12))
+        return out
+
+
+@contextmanager
+def truncated(
+    model: nn.Module, anatomy: A.Anatomy, thresholds: Sequence[torch.Tensor]
+) -> Iterator[None]:
+    """Inside the block, each down-projection input with |a_i| <= its neuron's cut is
+    exactly 0 (a forward pre-hook; a capture opened inside sees the truncated input)."""
+    layers = A.blocks(model, anatomy)
+    if len(thresholds) != len(layers):
+        raise ValueError(f"{len(thresholds)} threshold vectors for {len(layers)} layers")
+
+    def cut(t: torch.Tensor) -> Callable:
+        return lambda m, args: (args[0] * (args[0].abs() > t.to(args[0].dtype)), *args[1:])
+
+    handles = [
+        A.module_at(block, anatomy.down).register_forward_pre_hook(cut(t))
+        for block, t in zip(layers, thresholds, strict=True)
+    ]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+@dataclass(frozen=True)
+class Point:
+    """One CETT target evaluated: its cross-entropy and the share of inactive neurons."""
+
+    cett: float
+    ce: float
+    act_sparsity: float
+
+
+def sparsity_at_rise(
+    score: Callable[[float], Point],
+    dense_ce: float,
+    rises: Sequence[float] = (0.01, 0.05),
+    steps: int = 8,
+    top: float = 0.9,
+) -> dict[float, Point]:
+    """Per PPL rise p, the evaluated point of largest CETT whose perplexity is within
+    (1 + p) of the dense model's, by bisection on the CETT target in [0, top]. `score`
+    evaluates the model truncated at a target; its points are cached, so the rises share
+    them. The point at CETT 0 (exact zeros only) is the floor: a model already past the
+    budget there reports it, and the caller sees its ce."""
+    if not rises or any(p <= 0 for p in rises):
+        raise ValueError(f"PPL rises must be positive fractions, got {list(rises)}")
+    if not 0.0 < top < 1.0:
+        raise ValueError(f"the CETT search's top must be in (0, 1), got {top}")
+    seen: dict[float, Point] = {}
+
+    def at(c: float) -> Point:
+        if c not in seen:
+            seen[c] = score(c)
+        return seen[c]
+
+    out = {}
+    for p in rises:
+        budget = dense_ce + math.log1p(p)
+        best = at(0.0)
+        if at(top).ce <= budget:
+            out[p] = at(top)
+            continue
+        lo, hi = 0.0, top
+        for _ in range(steps):
+            mid = (lo + hi) / 2
+            if at(mid).ce <= budget:
+                lo, best = mid, at(mid)
+            else:
+                hi = mid
+        out[p] = best
+    return out
