@@ -31,7 +31,7 @@ from torch import nn
 
 from actsparse.core import anatomy as A
 
-TOKENS = 2048  # calibration tokens kept per layer: the bisection's cost is linear in them
+TOKENS = 1024  # calibration tokens kept per layer: the bisection's cost is linear in them
 BISECT = 20  # halvings of a layer's eps interval: eps to ~1e-6 of its range
 
 
@@ -45,21 +45,27 @@ def down_rows(module: nn.Module) -> torch.Tensor:
     raise TypeError(f"no down-projection layout known for {type(module).__name__}")
 
 
-def layer_cett(acts: torch.Tensor, rows: torch.Tensor, eps: float) -> float:
-    """Mean over tokens of ||truncated part|| / ||whole output|| at threshold eps."""
+def layer_cett(
+    acts: torch.Tensor, rows: torch.Tensor, eps: float, whole: torch.Tensor | None = None
+) -> float:
+    """Mean over tokens of ||truncated part|| / ||whole output|| at threshold eps (`whole`:
+    the per-token norms of the untruncated output, when the caller has them already)."""
     norms = acts.abs() * rows.norm(dim=1)
     tail = (acts * (norms <= eps)) @ rows
-    whole = (acts @ rows).norm(dim=1).clamp_min(1e-12)
-    return float((tail.norm(dim=1) / whole).mean())
+    if whole is None:
+        whole = (acts @ rows).norm(dim=1)
+    return float((tail.norm(dim=1) / whole.clamp_min(1e-12)).mean())
 
 
 def layer_eps(acts: torch.Tensor, rows: torch.Tensor, target: float) -> float:
     """The largest eps (to BISECT halvings) whose CETT stays within `target`: CETT grows
     with eps, from the exact zeros' 0 at eps = 0 to 1 once every neuron is cut."""
+    whole = (acts @ rows).norm(dim=1)
     lo, hi = 0.0, float((acts.abs() * rows.norm(dim=1)).max())
     for _ in range(BISECT):
         mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if layer_cett(acts, rows, mid) <= target else (lo, mid)
+        ok = layer_cett(acts, rows, mid, whole) <= target
+        lo, hi = (mid, hi) if ok else (lo, mid)
     return lo
 
 
