@@ -8,6 +8,7 @@ import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -107,6 +108,7 @@ STAGE_TABLES = [
     "pretrained_zeroshot",
     "pretrained_control",
     "pretrained_relufy",
+    "pretrained_cett",
 ]
 FIGURES = [
     "train_dense_curve",
@@ -184,7 +186,26 @@ def test_the_pretrained_stages_run_on_the_tiny_llama(smoke_run):
     ).all()
 
 
-PRETRAINED_TABLES = ["quality", "zeroshot", "dense_stats", "relufy", "control"]
+@pytest.mark.slow
+def test_cett_puts_every_pretrained_variant_on_one_axis(smoke_run):
+    """CETT-PPL-p% per variant and rise: the SiLU model starts from no exact zeros, a ReLU
+    gate from its own; truncation only adds inactive neurons, a larger rise never fewer;
+    a row within its budget costs at most ln(1 + rise)."""
+    df = pd.read_parquet(smoke_run / "results/smoke/tables/pretrained_cett.parquet")
+    assert set(df["variant"]) == {"dense", "hard_swap", "relufy_lam0", "relufy_linear1"}
+    assert sorted(set(df["rise"])) == [0.01, 0.05] and len(df) == 8
+    at = df.set_index(["variant", "rise"])
+    assert (at.loc["dense", "exact_sparsity"] == 0).all()
+    assert (at.loc["relufy_lam0", "exact_sparsity"] > 0.2).all()
+    assert (df["act_sparsity"] >= df["exact_sparsity"]).all()
+    for v in set(df["variant"]):
+        assert at.loc[(v, 0.05), "act_sparsity"] >= at.loc[(v, 0.01), "act_sparsity"]
+    ok = df[df["within"]]
+    assert len(ok) and (ok["delta_ce"] <= np.log1p(ok["rise"]) + 1e-12).all()
+    assert (df["reference_ce"] == df["reference_ce"].iloc[0]).all() and (df["scored"] >= 2).all()
+
+
+PRETRAINED_TABLES = ["quality", "zeroshot", "dense_stats", "relufy", "control", "cett"]
 
 
 @pytest.mark.slow

@@ -179,6 +179,15 @@ PARTS["pretrained_zeroshot"] += [
     f"{RES}/tables/parts/pretrained_zeroshot/{v}.parquet"
     for v in ["control", *(f"relufy_{s}" for s in PRETRAINED_SCHEDULES)]
 ]
+# CETT-PPL-p% (pretrained.cett) on the dense model, its hard swap and every relufied model.
+CETT_VARIANTS = (
+    ["dense", "hard_swap", *(f"relufy_{s}" for s in PRETRAINED_SCHEDULES)]
+    if PRETRAINED and config["pretrained"]["cett"]["enabled"]
+    else []
+)
+PARTS["pretrained_cett"] = [
+    f"{RES}/tables/parts/pretrained_cett/{v}.parquet" for v in CETT_VARIANTS
+]
 # The fine-tunes' params: the pretrained section (the source, context, windows and budget
 # they read) with the device; seed and run_name stamp the rows.
 PRETRAINED_FINETUNE_PARAMS = section("device", "pretrained")
@@ -187,6 +196,13 @@ PRETRAINED_FINETUNE_PARAMS = section("device", "pretrained")
 def pretrained_schedule(w):
     """Canonical: a config re-sorted or respelled must not rerun a fine-tune."""
     return canonical(PRETRAINED_SCHEDULES[w.schedule])
+
+
+def cett_model(w):
+    """The saved model a CETT variant reads: the hard swap is made from the dense one."""
+    if w.variant in ("dense", "hard_swap"):
+        return PRETRAINED_DIR
+    return f"{RES}/models/pretrained/{w.variant}"
 
 
 def pretrained_source(w):
@@ -210,41 +226,45 @@ def figure_tables(w):
 FIGURES = [f for f in FIGURE_TABLES if PRETRAINED or not f.startswith("pretrained_")]
 
 
-TABLES = [
-    "corpus",
-    "train_dense",
-    "dense_stats",
-    "naive_gating",
-    "hard_swap",
-    "dense_control",
-    "relufy",
-    "relufy_frontier",
-    "scratch",
-    "prune",
-    "combined",
-    "flops",
-    "kernels",
-    "decode",
-    "refuted",
-    "aggregated",
-    "speculative",
-    "speculative_decode",
-    "preact",
-    "activation_family",
-    "stage2",
-    "shifted_relu",
-    "reuse",
-    "claims",
-] + (
+TABLES = (
     [
-        "pretrained_dense_stats",
-        "pretrained_quality",
-        "pretrained_zeroshot",
-        "pretrained_control",
-        "pretrained_relufy",
+        "corpus",
+        "train_dense",
+        "dense_stats",
+        "naive_gating",
+        "hard_swap",
+        "dense_control",
+        "relufy",
+        "relufy_frontier",
+        "scratch",
+        "prune",
+        "combined",
+        "flops",
+        "kernels",
+        "decode",
+        "refuted",
+        "aggregated",
+        "speculative",
+        "speculative_decode",
+        "preact",
+        "activation_family",
+        "stage2",
+        "shifted_relu",
+        "reuse",
+        "claims",
     ]
-    if PRETRAINED
-    else []
+    + (
+        [
+            "pretrained_dense_stats",
+            "pretrained_quality",
+            "pretrained_zeroshot",
+            "pretrained_control",
+            "pretrained_relufy",
+        ]
+        if PRETRAINED
+        else []
+    )
+    + (["pretrained_cett"] if CETT_VARIANTS else [])
 )
 CLAIM_TABLES = [f"{RES}/tables/{t}.parquet" for t in TABLES if t != "claims"]
 PRETRAINED_TABLES = [

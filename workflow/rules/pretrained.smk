@@ -157,6 +157,33 @@ rule pretrained_relufy:
         "../scripts/pretrained_finetune.py"
 
 
+rule pretrained_cett:
+    input:
+        model=cett_model,
+        dense=f"{RES}/tables/parts/pretrained_quality/dense.parquet",
+        val=SPLITS["val"],
+        train=SPLITS["train"],
+    output:
+        table=f"{RES}/tables/parts/pretrained_cett/{{variant}}.parquet",
+    log:
+        f"{LOGS}/pretrained_cett/{{variant}}.log",
+    benchmark:
+        f"{BENCH}/pretrained_cett/{{variant}}.tsv"
+    wildcard_constraints:
+        variant="|".join(CETT_VARIANTS) or "none",
+    conda:
+        "../envs/actsparse.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    params:
+        lib=code("pretrained_cett.py"),
+        cfg=section("pretrained"),
+    script:
+        "../scripts/pretrained_cett.py"
+
+
 # The pretrained stages alone (config/smollm2.yaml runs them at full budget):
 #   snakemake pretrained_all --cores 2 --configfile config/smollm2.yaml
 rule pretrained_all:

@@ -59,7 +59,11 @@ def layer_cett(
 
 def layer_eps(acts: torch.Tensor, rows: torch.Tensor, target: float) -> float:
     """The largest eps (to BISECT halvings) whose CETT stays within `target`: CETT grows
-    with eps, from the exact zeros' 0 at eps = 0 to 1 once every neuron is cut."""
+    with eps, from the exact zeros' 0 at eps = 0 to 1 once every neuron is cut. Target 0
+    is the model itself (eps = 0: its exact zeros only), not the sliver of eps below the
+    calibration's smallest output that would also cost nothing there."""
+    if target == 0.0:
+        return 0.0
     whole = (acts @ rows).norm(dim=1)
     lo, hi = 0.0, float((acts.abs() * rows.norm(dim=1)).max())
     for _ in range(BISECT):
