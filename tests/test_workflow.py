@@ -109,6 +109,7 @@ STAGE_TABLES = [
     "pretrained_control",
     "pretrained_relufy",
     "pretrained_cett",
+    "cett",
 ]
 FIGURES = [
     "train_dense_curve",
@@ -184,6 +185,23 @@ def test_the_pretrained_stages_run_on_the_tiny_llama(smoke_run):
     assert (c["activation"] == "silu").all() and (
         c.loc[c.row_type == "curve", "act_sparsity"] == 0
     ).all()
+
+
+@pytest.mark.slow
+def test_cett_puts_every_byte_variant_on_one_axis(smoke_run):
+    """The byte model's variants at PPL + 1% and + 5%: the GELU model has no exact zeros,
+    every ReLU variant has its own; a larger rise never gives fewer inactive neurons."""
+    df = pd.read_parquet(smoke_run / "results/smoke/tables/cett.parquet")
+    expect = {"dense", "hard_swap", "relufy_lam0", "relufy_lam1", "relufy_sched_linear2"}
+    assert set(df["variant"]) == expect | {"stage2", "shifted_relu"} and len(df) == 14
+    at = df.set_index(["variant", "rise"])
+    assert (at.loc["dense", "exact_sparsity"] == 0).all()
+    assert (at.loc["relufy_lam1", "exact_sparsity"] > 0.2).all()
+    assert (df["act_sparsity"] >= df["exact_sparsity"]).all()
+    for v in set(df["variant"]):
+        assert at.loc[(v, 0.05), "act_sparsity"] >= at.loc[(v, 0.01), "act_sparsity"]
+    ok = df[df["within"]]
+    assert (ok["delta_ce"] <= np.log1p(ok["rise"]) + 1e-12).all()
 
 
 @pytest.mark.slow

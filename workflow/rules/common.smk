@@ -188,6 +188,24 @@ CETT_VARIANTS = (
 PARTS["pretrained_cett"] = [
     f"{RES}/tables/parts/pretrained_cett/{v}.parquet" for v in CETT_VARIANTS
 ]
+# CETT-PPL-p% (cett) on the byte model: each variant's saved model (the hard swap is made
+# from the dense one).
+BYTE_CETT_MODELS = (
+    {
+        "dense": DENSE,
+        "hard_swap": DENSE,
+        **{
+            f"relufy_lam{l}": f"{RES}/models/relufy_lam{l}.pt"
+            for l in config["relufy"]["lams"]
+        },
+        **{f"relufy_sched_{s}": f"{RES}/models/relufy_sched_{s}.pt" for s in SCHEDULES},
+        "stage2": f"{RES}/models/stage2.pt",
+        "shifted_relu": f"{RES}/models/shifted_relu.pt",
+    }
+    if config["cett"]["enabled"]
+    else {}
+)
+PARTS["cett"] = [f"{RES}/tables/parts/cett/{v}.parquet" for v in BYTE_CETT_MODELS]
 # The fine-tunes' params: the pretrained section (the source, context, windows and budget
 # they read) with the device; seed and run_name stamp the rows.
 PRETRAINED_FINETUNE_PARAMS = section("device", "pretrained")
@@ -196,6 +214,10 @@ PRETRAINED_FINETUNE_PARAMS = section("device", "pretrained")
 def pretrained_schedule(w):
     """Canonical: a config re-sorted or respelled must not rerun a fine-tune."""
     return canonical(PRETRAINED_SCHEDULES[w.schedule])
+
+
+def byte_cett_model(w):
+    return BYTE_CETT_MODELS[w.variant]
 
 
 def cett_model(w):
@@ -264,6 +286,7 @@ TABLES = (
         if PRETRAINED
         else []
     )
+    + (["cett"] if BYTE_CETT_MODELS else [])
     + (["pretrained_cett"] if CETT_VARIANTS else [])
 )
 CLAIM_TABLES = [f"{RES}/tables/{t}.parquet" for t in TABLES if t != "claims"]

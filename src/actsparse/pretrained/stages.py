@@ -184,7 +184,6 @@ def method_rows(
     return quality_rows, zs_rows
 
 
-@torch.no_grad()
 def cett_rows(
     lm: PretrainedLM,
     val: Windows,
@@ -192,35 +191,17 @@ def cett_rows(
     reference_ce: float,
     cfg: Mapping[str, Any],
 ) -> list[dict[str, Any]]:
-    """CETT-PPL-p% of the model as it stands (methods.cett): per rise p, the largest
-    shared CETT target whose perplexity stays within (1 + p) of the dense model's
-    (`reference_ce`, on the same windows), and the inactive share there."""
+    """CETT-PPL-p% of the model as it stands (methods.cett) on the fixed validation
+    windows, against the dense model's ce on them."""
     batch, c = cfg["batch_size"], cfg["cett"]
-    cal = C.Calibration(lm.hf, lm.anatomy, calib.batches(batch), forward=lm)
-    evals: dict[float, text.TokenEval] = {}
-
-    def score(target: float) -> C.Point:
-        with C.truncated(lm.hf, lm.anatomy, cal.thresholds(target)):
-            evals[target] = ev = evaluate(lm, val, batch)
-        return C.Point(target, ev.ce, ev.act_sparsity)
-
-    found = C.sparsity_at_rise(score, reference_ce, c["rises"], c["steps"])
-    rows = []
-    for rise, point in found.items():
-        ev = evals[point.cett]
-        rows.append(
-            {
-                "model": lm.origin,
-                "rise": rise,
-                "cett": point.cett,
-                "ce": ev.ce,
-                "bpb": ev.bpb,
-                "delta_ce": ev.ce - reference_ce,
-                "reference_ce": reference_ce,
-                "within": ev.ce <= reference_ce + math.log1p(rise),
-                "act_sparsity": ev.act_sparsity,
-                "exact_sparsity": evals[0.0].act_sparsity,
-                "scored": len(evals),
-            }
-        )
-    return rows
+    rows = C.rows(
+        lm.hf,
+        lm.anatomy,
+        calib.batches(batch),
+        lambda: evaluate(lm, val, batch),
+        reference_ce,
+        c["rises"],
+        c["steps"],
+        forward=lm,
+    )
+    return [{"model": lm.origin, **r} for r in rows]

@@ -68,6 +68,20 @@ SPECULATIVE = (
     ("speedup_vs_autoregressive", F64),
 )
 
+# CETT-PPL-p% rows (methods.cett.rows), the byte model's and the pretrained model's alike.
+CETT = (
+    ("rise", F64),  # p: the perplexity rise allowed, a fraction
+    ("cett", F64),  # the shared per-layer CETT target found
+    ("ce", F64),  # the truncated variant: per byte (byte model) or per token
+    ("bpb", F64),
+    ("delta_ce", F64),  # against reference_ce
+    ("reference_ce", F64),  # the dense model's, untruncated, on the same windows
+    ("within", BOOL),  # ce <= reference_ce + ln(1 + rise); false: CETT 0 is already past
+    ("act_sparsity", F64),  # inactive share at the down projection's input
+    ("exact_sparsity", F64),  # the variant's own exact zeros (CETT 0)
+    ("scored", I64),  # CETT targets evaluated in the search (its cost)
+)
+
 SCHEMAS: dict[str, pa.Schema] = {
     # One row per split of the corpus.
     "corpus": _schema(
@@ -294,19 +308,9 @@ SCHEMAS: dict[str, pa.Schema] = {
     ),
     # CETT-PPL-p% (methods.cett) per variant and PPL rise: the share of inactive neurons at
     # the largest CETT target whose perplexity stays within (1 + rise) of the dense model's.
-    "pretrained_cett": _schema(
-        ("model", STR),
-        ("rise", F64),  # p: the perplexity rise allowed, a fraction
-        ("cett", F64),  # the shared per-layer CETT target found
-        ("ce", F64),  # the truncated variant, per token
-        ("bpb", F64),
-        ("delta_ce", F64),  # against reference_ce
-        ("reference_ce", F64),  # the dense model's, untruncated, on the same windows
-        ("within", BOOL),  # ce <= reference_ce + ln(1 + rise); false: CETT 0 is already past
-        ("act_sparsity", F64),  # inactive share at the down projection's input
-        ("exact_sparsity", F64),  # the variant's own exact zeros (CETT 0)
-        ("scored", I64),  # CETT targets evaluated in the search (its cost)
-    ),
+    # cett: the byte model's variants (ce per byte); pretrained_cett: the pretrained model's.
+    "cett": _schema(*CETT),
+    "pretrained_cett": _schema(("model", STR), *CETT),
     # RSB Fig. 1a on the pretrained model: its natural activation statistics, per layer.
     "pretrained_dense_stats": _schema(
         ("model", STR),
