@@ -147,3 +147,18 @@ def test_cett_rows_of_a_pretrained_model(models):
         assert r["exact_sparsity"] == 0.0 and r["act_sparsity"] >= 0
         assert r["bpb"] > 0 and 1 <= r["scored"] <= 2 + 2 * 3
     assert rows[1]["act_sparsity"] >= rows[0]["act_sparsity"]
+
+
+def test_the_cett_figure_draws_a_hand_made_table(tmp_path):
+    import pandas as pd
+
+    from actsparse.report.figures import draw
+
+    rows = [
+        {"variant": v, "rise": p, "act_sparsity": a, "exact_sparsity": e, "within": w}
+        for v, e, w in (("dense", 0.0, True), ("hard_swap", 0.6, False))
+        for p, a in ((0.01, e + 0.1), (0.05, e + 0.2))
+    ]
+    paths = [tmp_path / "cett.png", tmp_path / "cett.pdf"]
+    draw("cett", {"cett": pd.DataFrame(rows)}, paths, 60)
+    assert all(p.stat().st_size > 0 for p in paths)

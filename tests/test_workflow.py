@@ -131,6 +131,8 @@ FIGURES = [
     "stage2",
     "shifted_relu",
     "reuse",
+    "cett",
+    "pretrained_cett",
 ]
 
 
