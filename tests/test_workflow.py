@@ -109,6 +109,7 @@ STAGE_TABLES = [
     "pretrained_control",
     "pretrained_relufy",
     "pretrained_cett",
+    "pretrained_rsb",
     "cett",
 ]
 FIGURES = [
@@ -134,6 +135,9 @@ FIGURES = [
     "cett",
     "pretrained_cett",
 ]
+
+
+RSB = ("stage2", "drelu", "shifted_relu")
 
 
 @pytest.mark.slow
@@ -166,7 +170,7 @@ def test_the_pretrained_stages_run_on_the_tiny_llama(smoke_run):
         assert abs(q.loc[f"thresholds:s{s}", "act_sparsity"] - s) < 0.05
     assert q.loc["hard_swap", "activation"] == "relu" and q.loc["hard_swap", "act_sparsity"] > 0.2
     z = pd.read_parquet(smoke_run / "results/smoke/tables/pretrained_zeroshot.parquet")
-    variants = {*q.index, "control", "relufy_lam0", "relufy_linear1"}
+    variants = {*q.index, "control", "relufy_lam0", "relufy_linear1", *RSB}
     # two tasks and their mean per variant
     assert set(z["variant"]) == variants and len(z) == len(variants) * 3
     tasks = z[z.task != "mean"]
@@ -212,8 +216,8 @@ def test_cett_puts_every_pretrained_variant_on_one_axis(smoke_run):
     gate from its own; truncation only adds inactive neurons, a larger rise never fewer;
     a row within its budget costs at most ln(1 + rise)."""
     df = pd.read_parquet(smoke_run / "results/smoke/tables/pretrained_cett.parquet")
-    assert set(df["variant"]) == {"dense", "hard_swap", "relufy_lam0", "relufy_linear1"}
-    assert sorted(set(df["rise"])) == [0.01, 0.05] and len(df) == 8
+    assert set(df["variant"]) == {"dense", "hard_swap", "relufy_lam0", "relufy_linear1", *RSB}
+    assert sorted(set(df["rise"])) == [0.01, 0.05] and len(df) == 14
     at = df.set_index(["variant", "rise"])
     assert (at.loc["dense", "exact_sparsity"] == 0).all()
     assert (at.loc["relufy_lam0", "exact_sparsity"] > 0.2).all()
@@ -223,6 +227,20 @@ def test_cett_puts_every_pretrained_variant_on_one_axis(smoke_run):
     ok = df[df["within"]]
     assert len(ok) and (ok["delta_ce"] <= np.log1p(ok["rise"]) + 1e-12).all()
     assert (df["reference_ce"] == df["reference_ce"].iloc[0]).all() and (df["scored"] >= 2).all()
+
+
+@pytest.mark.slow
+def test_rsb_variants_of_the_pretrained_model_run_against_the_same_control(smoke_run):
+    """Stage 2, dReLU and shifted ReLU fine-tuned from the dense tiny Llama with the stage-1
+    budget: exact zeros from step 0, a matched delta on every curve row, one end point."""
+    df = pd.read_parquet(smoke_run / "results/smoke/tables/pretrained_rsb.parquet")
+    assert set(df["variant"]) == set(RSB)
+    curve = df[df.row_type == "curve"]
+    assert curve["delta_ce_matched"].notna().all() and (curve["bpb"] > 0).all()
+    assert (curve["act_sparsity"] > 0.2).all()
+    assert df[df.end_point].groupby("variant").size().eq(1).all()
+    shifted = df[df.variant == "shifted_relu"]
+    assert (shifted["shift"] > 0).all() and (shifted["activation"] == "shifted_relu").all()
 
 
 PRETRAINED_TABLES = ["quality", "zeroshot", "dense_stats", "relufy", "control", "cett"]
@@ -237,6 +255,9 @@ def test_the_pretrained_stages_run_on_a_tiny_gpt2(smoke_run, tmp_path):
     assert old in cfg and "run_name: smoke\n" in cfg
     cfg = cfg.replace(old, "source: {kind: tiny, family: gpt2}")
     cfg = cfg.replace("run_name: smoke\n", "run_name: smoke_gpt2\n")
+    rsb = "variants: [stage2, drelu, shifted_relu]"
+    assert rsb in cfg  # dReLU needs a gated FFN: GPT-2 runs the other two
+    cfg = cfg.replace(rsb, "variants: [stage2, shifted_relu]")
     (tmp_path / "gpt2.yaml").write_text(cfg)
     targets = [f"results/smoke_gpt2/tables/pretrained_{t}.parquet" for t in PRETRAINED_TABLES]
     proc = snakemake(

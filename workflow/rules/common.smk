@@ -179,9 +179,22 @@ PARTS["pretrained_zeroshot"] += [
     f"{RES}/tables/parts/pretrained_zeroshot/{v}.parquet"
     for v in ["control", *(f"relufy_{s}" for s in PRETRAINED_SCHEDULES)]
 ]
+# RSB's other relufications of the pretrained model (pretrained.rsb), one fine-tune each.
+PRETRAINED_RSB = config["pretrained"]["rsb"]["variants"] if PRETRAINED else []
+PARTS["pretrained_rsb"] = [
+    f"{RES}/tables/parts/pretrained_rsb/{v}.parquet" for v in PRETRAINED_RSB
+]
+PARTS["pretrained_zeroshot"] += [
+    f"{RES}/tables/parts/pretrained_zeroshot/{v}.parquet" for v in PRETRAINED_RSB
+]
 # CETT-PPL-p% (pretrained.cett) on the dense model, its hard swap and every relufied model.
 CETT_VARIANTS = (
-    ["dense", "hard_swap", *(f"relufy_{s}" for s in PRETRAINED_SCHEDULES)]
+    [
+        "dense",
+        "hard_swap",
+        *(f"relufy_{s}" for s in PRETRAINED_SCHEDULES),
+        *PRETRAINED_RSB,
+    ]
     if PRETRAINED and config["pretrained"]["cett"]["enabled"]
     else []
 )
@@ -244,7 +257,6 @@ def figure_tables(w):
     return [f"{RES}/tables/{t}.parquet" for t in FIGURE_TABLES[w.figure]]
 
 
-
 TABLES = (
     [
         "corpus",
@@ -283,6 +295,7 @@ TABLES = (
         if PRETRAINED
         else []
     )
+    + (["pretrained_rsb"] if PRETRAINED_RSB else [])
     + (["cett"] if BYTE_CETT_MODELS else [])
     + (["pretrained_cett"] if CETT_VARIANTS else [])
 )

@@ -157,6 +157,38 @@ rule pretrained_relufy:
         "../scripts/pretrained_finetune.py"
 
 
+rule pretrained_rsb:
+    input:
+        model=PRETRAINED_DIR,
+        train=SPLITS["train"],
+        val=SPLITS["val"],
+        control=f"{RES}/tables/pretrained_control.parquet",
+        tasks=ZEROSHOT_TASKS,
+    output:
+        table=f"{RES}/tables/parts/pretrained_rsb/{{variant}}.parquet",
+        zeroshot=f"{RES}/tables/parts/pretrained_zeroshot/{{variant}}.parquet",
+        model=directory(f"{RES}/models/pretrained/{{variant}}"),
+    log:
+        f"{LOGS}/pretrained_rsb/{{variant}}.log",
+    benchmark:
+        f"{BENCH}/pretrained_rsb/{{variant}}.tsv"
+    wildcard_constraints:
+        variant="|".join(PRETRAINED_RSB) or "none",
+    conda:
+        "../envs/actsparse.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=600,
+        gpu=GPU,
+    params:
+        lib=code("pretrained_rsb.py"),
+        cfg=PRETRAINED_FINETUNE_PARAMS,
+        checkpoint=checkpoint_path("pretrained_rsb_{variant}"),
+    script:
+        "../scripts/pretrained_rsb.py"
+
+
 rule pretrained_cett:
     input:
         model=cett_model,

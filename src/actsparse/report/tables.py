@@ -293,6 +293,9 @@ SCHEMAS: dict[str, pa.Schema] = {
     # end_point: the fine-tune's last curve row and its FATReLU rows (the frontier's points)
     "pretrained_relufy": _schema(*FINETUNE, ("model", STR), ("bpb", F64), ("end_point", BOOL)),
     "pretrained_control": _schema(*FINETUNE, ("model", STR), ("bpb", F64)),
+    # RSB's other relufications (stage 2, dReLU, shifted ReLU), one part per variant, with
+    # the stage-1 budget: the pretrained_relufy columns.
+    "pretrained_rsb": _schema(*FINETUNE, ("model", STR), ("bpb", F64), ("end_point", BOOL)),
     # Zero-shot multiple choice (BIG-bench), per model variant and task, by log-likelihood.
     "pretrained_zeroshot": _schema(
         ("model", STR),
