@@ -110,6 +110,7 @@ STAGE_TABLES = [
     "pretrained_relufy",
     "pretrained_cett",
     "pretrained_rsb",
+    "pretrained_flops",
     "cett",
 ]
 FIGURES = [
@@ -230,6 +231,20 @@ def test_cett_puts_every_pretrained_variant_on_one_axis(smoke_run):
 
 
 @pytest.mark.slow
+def test_pretrained_flops_count_the_gate_densely_on_the_exact_path(smoke_run):
+    df = pd.read_parquet(smoke_run / "results/smoke/tables/pretrained_flops.parquet")
+    at = df.set_index(["variant", "accounting"])
+    assert {"dense", "hard_swap", "relufy_lam0", "control"} <= set(df["variant"])
+    dense = at.loc[("dense", "exact")]
+    assert dense["ffn_gate_flops"] == dense["ffn_up_flops"] == dense["ffn_down_flops"] > 0
+    for v in ("hard_swap", "relufy_lam0"):
+        exact, ideal = at.loc[(v, "exact")], at.loc[(v, "ideal")]
+        assert exact["ffn_gate_flops"] == dense["ffn_gate_flops"]  # computed to know
+        assert exact["ffn_up_flops"] < dense["ffn_up_flops"]  # skipped after the gate
+        assert ideal["ffn_flops"] < exact["ffn_flops"] < dense["ffn_flops"]
+
+
+@pytest.mark.slow
 def test_rsb_variants_of_the_pretrained_model_run_against_the_same_control(smoke_run):
     """Stage 2, dReLU and shifted ReLU fine-tuned from the dense tiny Llama with the stage-1
     budget: exact zeros from step 0, a matched delta on every curve row, one end point."""
@@ -243,7 +258,7 @@ def test_rsb_variants_of_the_pretrained_model_run_against_the_same_control(smoke
     assert (shifted["shift"] > 0).all() and (shifted["activation"] == "shifted_relu").all()
 
 
-PRETRAINED_TABLES = ["quality", "zeroshot", "dense_stats", "relufy", "control", "cett"]
+PRETRAINED_TABLES = ["quality", "zeroshot", "dense_stats", "relufy", "control", "cett", "flops"]
 
 
 @pytest.mark.slow

@@ -291,6 +291,7 @@ TABLES = (
             "pretrained_zeroshot",
             "pretrained_control",
             "pretrained_relufy",
+            "pretrained_flops",
         ]
         if PRETRAINED
         else []

@@ -157,6 +157,31 @@ rule pretrained_relufy:
         "../scripts/pretrained_finetune.py"
 
 
+rule pretrained_flops:
+    input:
+        model=PRETRAINED_DIR,
+        quality=f"{RES}/tables/pretrained_quality.parquet",
+        relufy=f"{RES}/tables/pretrained_relufy.parquet",
+        control=f"{RES}/tables/pretrained_control.parquet",
+    output:
+        table=f"{RES}/tables/pretrained_flops.parquet",
+    log:
+        f"{LOGS}/pretrained_flops.log",
+    benchmark:
+        f"{BENCH}/pretrained_flops.tsv"
+    conda:
+        "../envs/actsparse.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        lib=code("pretrained_flops.py"),
+        cfg=section("pretrained"),
+    script:
+        "../scripts/pretrained_flops.py"
+
+
 rule pretrained_rsb:
     input:
         model=PRETRAINED_DIR,

@@ -82,6 +82,23 @@ CETT = (
     ("scored", I64),  # CETT targets evaluated in the search (its cost)
 )
 
+# FLOPs per byte (token, for a pretrained model) under both accountings (metrics.flops).
+FLOPS = (
+    ("accounting", STR),
+    ("act_sparsity", F64),
+    ("weight_sparsity", F64),
+    ("attention_flops", F64),
+    ("ffn_gate_flops", F64),  # a gated FFN's gate projection (0: the byte model's MLP)
+    ("ffn_up_flops", F64),
+    ("ffn_down_flops", F64),
+    ("head_flops", F64),
+    ("ffn_flops", F64),
+    ("total_flops", F64),
+    ("ffn_frac_of_dense", F64),
+    ("ffn_speedup", F64),
+    ("total_frac_of_dense", F64),
+)
+
 SCHEMAS: dict[str, pa.Schema] = {
     # One row per split of the corpus.
     "corpus": _schema(
@@ -156,20 +173,7 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("best", BOOL),
     ),
     # Per variant and accounting (ideal | exact): FLOPs per byte.
-    "flops": _schema(
-        ("accounting", STR),
-        ("act_sparsity", F64),
-        ("weight_sparsity", F64),
-        ("attention_flops", F64),
-        ("ffn_up_flops", F64),
-        ("ffn_down_flops", F64),
-        ("head_flops", F64),
-        ("ffn_flops", F64),
-        ("total_flops", F64),
-        ("ffn_frac_of_dense", F64),
-        ("ffn_speedup", F64),
-        ("total_frac_of_dense", F64),
-    ),
+    "flops": _schema(*FLOPS),
     # One row per timed kernel configuration (kernel_benchmark); speed is measured here,
     # never asserted in a test.
     "kernels": _schema(
@@ -293,6 +297,8 @@ SCHEMAS: dict[str, pa.Schema] = {
     # end_point: the fine-tune's last curve row and its FATReLU rows (the frontier's points)
     "pretrained_relufy": _schema(*FINETUNE, ("model", STR), ("bpb", F64), ("end_point", BOOL)),
     "pretrained_control": _schema(*FINETUNE, ("model", STR), ("bpb", F64)),
+    # FLOPs per token of every pretrained variant's end point (the gated FFN's accountings).
+    "pretrained_flops": _schema(("model", STR), *FLOPS),
     # RSB's other relufications (stage 2, dReLU, shifted ReLU), one part per variant, with
     # the stage-1 budget: the pretrained_relufy columns.
     "pretrained_rsb": _schema(*FINETUNE, ("model", STR), ("bpb", F64), ("end_point", BOOL)),
