@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -244,8 +245,8 @@ def rows(
 def byte_model_rows(
     model: nn.Module,
     dense: nn.Module,
-    val: Any,
-    train: Any,
+    val: np.ndarray,
+    train: np.ndarray,
     eval_windows: int,
     cfg: dict[str, Any],
 ) -> list[dict[str, Any]]:
