@@ -230,6 +230,7 @@ def pretrained_schedule(w):
 
 
 def byte_cett_model(w):
+    """The saved byte model a CETT variant reads."""
     return BYTE_CETT_MODELS[w.variant]
 
 
