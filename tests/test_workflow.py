@@ -199,11 +199,12 @@ def test_cett_puts_every_byte_variant_on_one_axis(smoke_run):
     """The byte model's variants at PPL + 1% and + 5%: the GELU model has no exact zeros,
     every ReLU variant has its own; a larger rise never gives fewer inactive neurons."""
     df = pd.read_parquet(smoke_run / "results/smoke/tables/cett.parquet")
-    expect = {"dense", "hard_swap", "relufy_lam0", "relufy_lam1", "relufy_sched_linear2"}
+    # the relufied models as their files are named (relufy_lam<lam as the config holds it>)
+    expect = {"dense", "hard_swap", "relufy_lam0.0", "relufy_lam1.0", "relufy_sched_linear2"}
     assert set(df["variant"]) == expect | {"stage2", "shifted_relu"} and len(df) == 14
     at = df.set_index(["variant", "rise"])
     assert (at.loc["dense", "exact_sparsity"] == 0).all()
-    assert (at.loc["relufy_lam1", "exact_sparsity"] > 0.2).all()
+    assert (at.loc["relufy_lam1.0", "exact_sparsity"] > 0.2).all()
     assert (df["act_sparsity"] >= df["exact_sparsity"]).all()
     for v in set(df["variant"]):
         assert at.loc[(v, 0.05), "act_sparsity"] >= at.loc[(v, 0.01), "act_sparsity"]
