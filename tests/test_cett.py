@@ -33,6 +33,7 @@ def test_a_layer_eps_meets_its_target_on_random_activations():
     acts = torch.relu(torch.randn(256, 64, generator=g))  # half exact zeros
     rows = torch.randn(64, 16, generator=g)
     assert C.layer_cett(acts, rows, 0.0) == 0.0  # exact zeros cost nothing
+    assert C.layer_eps(acts, rows, 0.0) == 0.0  # target 0: the model itself
     last = 0.0
     for target in (0.05, 0.2, 0.5):
         eps = C.layer_eps(acts, rows, target)
@@ -128,3 +129,36 @@ def test_cett_errors(models):
         C.sparsity_at_rise(lambda c: C.Point(c, 2.0, c), 2.0, top=1.0)
     with pytest.raises(TypeError, match="no down-projection layout known for Identity"):
         C.down_rows(nn.Identity())
+
+
+def test_cett_rows_of_a_pretrained_model(models):
+    from actsparse.pretrained import stages
+
+    lm = models["llama"][2]
+    data = ("The quick brown fox jumps over the lazy dog. " * 60).encode()
+    val = stages.windows(lm, data, 32, 4)
+    calib = stages.windows(lm, data[::-1], 32, 4)
+    reference = stages.evaluate(lm, val, 2).ce
+    cfg = {"batch_size": 2, "cett": {"rises": [0.01, 0.05], "steps": 3}}
+    rows = stages.cett_rows(lm, val, calib, reference, cfg)
+    assert [r["rise"] for r in rows] == [0.01, 0.05]
+    for r in rows:
+        assert r["within"] and r["delta_ce"] <= math.log1p(r["rise"])
+        assert r["exact_sparsity"] == 0.0 and r["act_sparsity"] >= 0
+        assert r["bpb"] > 0 and 1 <= r["scored"] <= 2 + 2 * 3
+    assert rows[1]["act_sparsity"] >= rows[0]["act_sparsity"]
+
+
+def test_the_cett_figure_draws_a_hand_made_table(tmp_path):
+    import pandas as pd
+
+    from actsparse.report.figures import draw
+
+    rows = [
+        {"variant": v, "rise": p, "act_sparsity": a, "exact_sparsity": e, "within": w}
+        for v, e, w in (("dense", 0.0, True), ("hard_swap", 0.6, False))
+        for p, a in ((0.01, e + 0.1), (0.05, e + 0.2))
+    ]
+    paths = [tmp_path / "cett.png", tmp_path / "cett.pdf"]
+    draw("cett", {"cett": pd.DataFrame(rows)}, paths, 60)
+    assert all(p.stat().st_size > 0 for p in paths)

@@ -1,7 +1,7 @@
 import pytest
 
 from actsparse.core.model import ModelConfig
-from actsparse.metrics.flops import dense_flops, flops_rows, sparse_flops
+from actsparse.metrics.flops import Shape, dense_flops, flops_rows, sparse_flops
 
 CFG = ModelConfig(n_layer=12, n_head=12, n_embd=768, block_size=512)
 
@@ -41,3 +41,38 @@ def test_flops_rows_cover_both_accountings():
         ("x", "exact"),
     ]
     assert rows[0]["ffn_speedup"] == 1.0 and rows[2]["ffn_speedup"] == pytest.approx(4.0)
+
+
+# SmolLM2-135M: 30 layers, hidden 576, FFN 1536 (SwiGLU), 9 query / 3 key-value heads
+SMOL = Shape(576, 1536, 30, 192, 256, 49152, gated=True)
+
+
+def test_a_gated_ffn_by_hand():
+    dense = dense_flops(SMOL)
+    proj = 30 * 2 * 576 * 1536
+    assert dense.ffn_gate == dense.ffn_up == dense.ffn_down == proj
+    qkv_o = 2 * 576 * (576 + 2 * 192) + 2 * 576 * 576
+    assert dense.attention == pytest.approx(30 * (qkv_o + 4 * 576 * 128.5))
+    assert dense.head == 2 * 576 * 49152
+    # exact: the gate computed densely, then up and down only for its nonzero outputs
+    exact = sparse_flops(SMOL, 0.9, 0.0, "exact")
+    assert exact.ffn_gate == proj and exact.ffn_up == pytest.approx(0.1 * proj)
+    assert exact.ffn / dense.ffn == pytest.approx((1 + 0.2) / 3)
+    assert sparse_flops(SMOL, 0.9, 0.0, "ideal").ffn / dense.ffn == pytest.approx(0.1)
+
+
+def test_shapes_from_transformers_configs():
+    from transformers import GPT2Config, LlamaConfig
+
+    llama = LlamaConfig(
+        hidden_size=576,
+        intermediate_size=1536,
+        num_hidden_layers=30,
+        num_attention_heads=9,
+        num_key_value_heads=3,
+        vocab_size=49152,
+    )
+    assert Shape.of_hf(llama, 256, gated=True) == SMOL
+    gpt2 = GPT2Config(n_embd=64, n_layer=2, n_head=4, vocab_size=100)
+    assert Shape.of_hf(gpt2, 32, gated=False) == Shape(64, 256, 2, 64, 32, 100, False)
+    assert Shape.of(CFG) == Shape(768, 3072, 12, 768, 512, 256, False)

@@ -78,6 +78,28 @@ def test_stage2_puts_a_relu_after_both_norms_and_can_be_undone(tiny_dirs, family
         assert all(bool((t < 0).any()) for t in cap["qkv_in"])
 
 
+def test_drelu_zeroes_a_neuron_where_its_gate_or_its_up_output_is_negative(tiny_dirs, tmp_path):
+    lm = load(tiny_dirs["llama"])
+    ids = torch.randint(0, 200, (1, 24))
+    lm.set_activation("relu")
+    lm.set_up_relu(True)
+    with torch.no_grad(), lm.capture(("ffn_pre", "up_out", "down_in")) as cap:
+        lm(ids)
+        for pre, up, down in zip(*cap.values(), strict=True):
+            assert bool((up >= 0).all())  # the capture sees the ReLU'd up output
+            assert torch.equal(down == 0, (pre <= 0) | (up == 0))
+            assert float((down == 0).float().mean()) > 0.6  # ~3/4 of them: either side
+    lm.save(tmp_path / "d")
+    back = load(tmp_path / "d")
+    assert back.up_relu and torch.equal(back(ids), lm(ids))
+    lm.set_up_relu(False)
+    with torch.no_grad(), lm.capture(("up_out",)) as cap:
+        lm(ids)
+        assert all(bool((t < 0).any()) for t in cap["up_out"])
+    with pytest.raises(ValueError, match="dReLU needs a gated FFN"):
+        load(tiny_dirs["gpt2"]).set_up_relu(True)
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_save_and_load_keep_the_activation_stage2_and_masks(tiny_dirs, family, tmp_path):
     lm = load(tiny_dirs[family])
@@ -365,3 +387,32 @@ def test_the_tasks_mean_has_the_standard_error_of_a_mean_of_independent_scores()
     assert m["task"] == "mean" and m["n"] == 30
     assert m["acc"] == pytest.approx(0.6) and m["chance"] == pytest.approx(0.375)
     assert m["acc_stderr"] == pytest.approx(0.25)  # sqrt(0.09 + 0.16) / 2
+
+
+@pytest.mark.parametrize("kind", ["stage2", "drelu", "shifted_relu"])
+def test_rsb_variants_fine_tune_from_the_dense_model(tiny_dirs, kind):
+    """RSB's other relufications on the tiny Llama, two steps each: the change is in force
+    from step 0 (exact zeros where the variant puts them) and stays after training."""
+    from actsparse.core.config import load_schema, validate_config
+    from actsparse.pretrained import relufy
+
+    schema = load_schema("workflow/schemas/config.schema.yaml")
+    relufy_cfg = {"steps": 2, "batch_size": 2, "eval_every": 1, "warmup_steps": 0}
+    p = {"context": 32, "eval_windows": 2, "batch_size": 2, "relufy": relufy_cfg}
+    cfg = validate_config({"run_name": "t", "pretrained": p}, schema)
+    lm = load(tiny_dirs["llama"])
+    lm.context = 32
+    val = text.tokenize(lm.tokenizer, TEXT).ids
+    shift = relufy.gate_shift(lm, val, 2, 0.9) if kind == "shifted_relu" else 0.0
+    rows = relufy.variant_rows(lm, {"train": TEXT, "val": TEXT}, cfg, kind, shift)
+    curve = [r for r in rows if r["row_type"] == "curve"]
+    assert [r["step"] for r in curve] == [0, 1, 2] and all(r["bpb"] > 0 for r in curve)
+    assert all(r["variant"] == kind for r in rows) and curve[-1]["end_point"]
+    assert (lm.norm_relu, lm.up_relu) == (kind == "stage2", kind == "drelu")
+    if kind == "shifted_relu":
+        assert shift > 0 and lm.activation == "shifted_relu"
+        assert curve[0]["act_sparsity"] == pytest.approx(0.9, abs=0.1)  # the shift's share
+    else:
+        assert lm.activation == "relu" and curve[0]["act_sparsity"] > 0.3
+    with pytest.raises(ValueError, match="unknown relufication variant 'gelu'"):
+        relufy.rsb_change("gelu")

@@ -119,3 +119,31 @@ rule flops:
         cfg=section(),
     script:
         "../scripts/flops.py"
+
+
+# CETT-PPL-p% (methods.cett): every byte-model variant on one sparsity axis, one job each.
+rule cett:
+    input:
+        model=byte_cett_model,
+        dense=DENSE,
+        train=SPLITS["train"],
+        val=SPLITS["val"],
+    output:
+        table=f"{RES}/tables/parts/cett/{{variant}}.parquet",
+    log:
+        f"{LOGS}/cett/{{variant}}.log",
+    benchmark:
+        f"{BENCH}/cett/{{variant}}.tsv"
+    wildcard_constraints:
+        variant="|".join(BYTE_CETT_MODELS) or "none",
+    conda:
+        "../envs/actsparse.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        lib=code("cett.py"),
+        cfg=section("cett", "train_dense", "hard_swap"),
+    script:
+        "../scripts/cett.py"

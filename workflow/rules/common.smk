@@ -179,6 +179,46 @@ PARTS["pretrained_zeroshot"] += [
     f"{RES}/tables/parts/pretrained_zeroshot/{v}.parquet"
     for v in ["control", *(f"relufy_{s}" for s in PRETRAINED_SCHEDULES)]
 ]
+# RSB's other relufications of the pretrained model (pretrained.rsb), one fine-tune each.
+PRETRAINED_RSB = config["pretrained"]["rsb"]["variants"] if PRETRAINED else []
+PARTS["pretrained_rsb"] = [
+    f"{RES}/tables/parts/pretrained_rsb/{v}.parquet" for v in PRETRAINED_RSB
+]
+PARTS["pretrained_zeroshot"] += [
+    f"{RES}/tables/parts/pretrained_zeroshot/{v}.parquet" for v in PRETRAINED_RSB
+]
+# CETT-PPL-p% (pretrained.cett) on the dense model, its hard swap and every relufied model.
+CETT_VARIANTS = (
+    [
+        "dense",
+        "hard_swap",
+        *(f"relufy_{s}" for s in PRETRAINED_SCHEDULES),
+        *PRETRAINED_RSB,
+    ]
+    if PRETRAINED and config["pretrained"]["cett"]["enabled"]
+    else []
+)
+PARTS["pretrained_cett"] = [
+    f"{RES}/tables/parts/pretrained_cett/{v}.parquet" for v in CETT_VARIANTS
+]
+# CETT-PPL-p% (cett) on the byte model: each variant's saved model (the hard swap is made
+# from the dense one).
+BYTE_CETT_MODELS = (
+    {
+        "dense": DENSE,
+        "hard_swap": DENSE,
+        **{
+            f"relufy_lam{l}": f"{RES}/models/relufy_lam{l}.pt"
+            for l in config["relufy"]["lams"]
+        },
+        **{f"relufy_sched_{s}": f"{RES}/models/relufy_sched_{s}.pt" for s in SCHEDULES},
+        "stage2": f"{RES}/models/stage2.pt",
+        "shifted_relu": f"{RES}/models/shifted_relu.pt",
+    }
+    if config["cett"]["enabled"]
+    else {}
+)
+PARTS["cett"] = [f"{RES}/tables/parts/cett/{v}.parquet" for v in BYTE_CETT_MODELS]
 # The fine-tunes' params: the pretrained section (the source, context, windows and budget
 # they read) with the device; seed and run_name stamp the rows.
 PRETRAINED_FINETUNE_PARAMS = section("device", "pretrained")
@@ -187,6 +227,18 @@ PRETRAINED_FINETUNE_PARAMS = section("device", "pretrained")
 def pretrained_schedule(w):
     """Canonical: a config re-sorted or respelled must not rerun a fine-tune."""
     return canonical(PRETRAINED_SCHEDULES[w.schedule])
+
+
+def byte_cett_model(w):
+    """The saved byte model a CETT variant reads."""
+    return BYTE_CETT_MODELS[w.variant]
+
+
+def cett_model(w):
+    """The saved model a CETT variant reads: the hard swap is made from the dense one."""
+    if w.variant in ("dense", "hard_swap"):
+        return PRETRAINED_DIR
+    return f"{RES}/models/pretrained/{w.variant}"
 
 
 def pretrained_source(w):
@@ -206,47 +258,53 @@ def figure_tables(w):
     return [f"{RES}/tables/{t}.parquet" for t in FIGURE_TABLES[w.figure]]
 
 
-# The figures this run draws: the pretrained model's only with its stages.
-FIGURES = [f for f in FIGURE_TABLES if PRETRAINED or not f.startswith("pretrained_")]
-
-
-TABLES = [
-    "corpus",
-    "train_dense",
-    "dense_stats",
-    "naive_gating",
-    "hard_swap",
-    "dense_control",
-    "relufy",
-    "relufy_frontier",
-    "scratch",
-    "prune",
-    "combined",
-    "flops",
-    "kernels",
-    "decode",
-    "refuted",
-    "aggregated",
-    "speculative",
-    "speculative_decode",
-    "preact",
-    "activation_family",
-    "stage2",
-    "shifted_relu",
-    "reuse",
-    "claims",
-] + (
+TABLES = (
     [
-        "pretrained_dense_stats",
-        "pretrained_quality",
-        "pretrained_zeroshot",
-        "pretrained_control",
-        "pretrained_relufy",
+        "corpus",
+        "train_dense",
+        "dense_stats",
+        "naive_gating",
+        "hard_swap",
+        "dense_control",
+        "relufy",
+        "relufy_frontier",
+        "scratch",
+        "prune",
+        "combined",
+        "flops",
+        "kernels",
+        "decode",
+        "refuted",
+        "aggregated",
+        "speculative",
+        "speculative_decode",
+        "preact",
+        "activation_family",
+        "stage2",
+        "shifted_relu",
+        "reuse",
+        "claims",
     ]
-    if PRETRAINED
-    else []
+    + (
+        [
+            "pretrained_dense_stats",
+            "pretrained_quality",
+            "pretrained_zeroshot",
+            "pretrained_control",
+            "pretrained_relufy",
+            "pretrained_flops",
+        ]
+        if PRETRAINED
+        else []
+    )
+    + (["pretrained_rsb"] if PRETRAINED_RSB else [])
+    + (["cett"] if BYTE_CETT_MODELS else [])
+    + (["pretrained_cett"] if CETT_VARIANTS else [])
 )
 CLAIM_TABLES = [f"{RES}/tables/{t}.parquet" for t in TABLES if t != "claims"]
+# The figures this run draws: those whose tables it makes (the pretrained model's only
+# with its stages, CETT's only where it runs).
+FIGURES = [f for f, tables in FIGURE_TABLES.items() if set(tables) <= set(TABLES)]
 PRETRAINED_TABLES = [
     f"{RES}/tables/{t}.parquet" for t in TABLES if t.startswith("pretrained_")
 ]

@@ -157,6 +157,90 @@ rule pretrained_relufy:
         "../scripts/pretrained_finetune.py"
 
 
+rule pretrained_flops:
+    input:
+        model=PRETRAINED_DIR,
+        quality=f"{RES}/tables/pretrained_quality.parquet",
+        relufy=f"{RES}/tables/pretrained_relufy.parquet",
+        control=f"{RES}/tables/pretrained_control.parquet",
+    output:
+        table=f"{RES}/tables/pretrained_flops.parquet",
+    log:
+        f"{LOGS}/pretrained_flops.log",
+    benchmark:
+        f"{BENCH}/pretrained_flops.tsv"
+    conda:
+        "../envs/actsparse.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        lib=code("pretrained_flops.py"),
+        cfg=section("pretrained"),
+    script:
+        "../scripts/pretrained_flops.py"
+
+
+rule pretrained_rsb:
+    input:
+        model=PRETRAINED_DIR,
+        train=SPLITS["train"],
+        val=SPLITS["val"],
+        control=f"{RES}/tables/pretrained_control.parquet",
+        tasks=ZEROSHOT_TASKS,
+    output:
+        table=f"{RES}/tables/parts/pretrained_rsb/{{variant}}.parquet",
+        zeroshot=f"{RES}/tables/parts/pretrained_zeroshot/{{variant}}.parquet",
+        model=directory(f"{RES}/models/pretrained/{{variant}}"),
+    log:
+        f"{LOGS}/pretrained_rsb/{{variant}}.log",
+    benchmark:
+        f"{BENCH}/pretrained_rsb/{{variant}}.tsv"
+    wildcard_constraints:
+        variant="|".join(PRETRAINED_RSB) or "none",
+    conda:
+        "../envs/actsparse.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=600,
+        gpu=GPU,
+    params:
+        lib=code("pretrained_rsb.py"),
+        cfg=PRETRAINED_FINETUNE_PARAMS,
+        checkpoint=checkpoint_path("pretrained_rsb_{variant}"),
+    script:
+        "../scripts/pretrained_rsb.py"
+
+
+rule pretrained_cett:
+    input:
+        model=cett_model,
+        dense=f"{RES}/tables/parts/pretrained_quality/dense.parquet",
+        val=SPLITS["val"],
+        train=SPLITS["train"],
+    output:
+        table=f"{RES}/tables/parts/pretrained_cett/{{variant}}.parquet",
+    log:
+        f"{LOGS}/pretrained_cett/{{variant}}.log",
+    benchmark:
+        f"{BENCH}/pretrained_cett/{{variant}}.tsv"
+    wildcard_constraints:
+        variant="|".join(CETT_VARIANTS) or "none",
+    conda:
+        "../envs/actsparse.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    params:
+        lib=code("pretrained_cett.py"),
+        cfg=section("pretrained"),
+    script:
+        "../scripts/pretrained_cett.py"
+
+
 # The pretrained stages alone (config/smollm2.yaml runs them at full budget):
 #   snakemake pretrained_all --cores 2 --configfile config/smollm2.yaml
 rule pretrained_all:

@@ -25,7 +25,9 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, Protocol
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -59,7 +61,11 @@ def layer_cett(
 
 def layer_eps(acts: torch.Tensor, rows: torch.Tensor, target: float) -> float:
     """The largest eps (to BISECT halvings) whose CETT stays within `target`: CETT grows
-    with eps, from the exact zeros' 0 at eps = 0 to 1 once every neuron is cut."""
+    with eps, from the exact zeros' 0 at eps = 0 to 1 once every neuron is cut. Target 0
+    is the model itself (eps = 0: its exact zeros only), not the sliver of eps below the
+    calibration's smallest output that would also cost nothing there."""
+    if target == 0.0:
+        return 0.0
     whole = (acts @ rows).norm(dim=1)
     lo, hi = 0.0, float((acts.abs() * rows.norm(dim=1)).max())
     for _ in range(BISECT):
@@ -184,3 +190,84 @@ def sparsity_at_rise(
                 hi = mid
         out[p] = best
     return out
+
+
+class Scored(Protocol):
+    """What an evaluation gives back: core.evaluate's and pretrained.text's alike."""
+
+    ce: float
+    act_sparsity: float
+    bpb: float
+
+
+def rows(
+    model: nn.Module,
+    anatomy: A.Anatomy,
+    calib: Sequence[torch.Tensor],
+    evaluate: Callable[[], Scored],
+    reference_ce: float,
+    rises: Sequence[float],
+    steps: int,
+    forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> list[dict[str, Any]]:
+    """Per rise, the row of the pretrained_cett / cett tables: CETT-PPL-p% of the model
+    as it stands against the dense model's `reference_ce` on the same evaluation text;
+    `evaluate` scores the model on that text (inside it, the truncation is in force)."""
+    cal = Calibration(model, anatomy, calib, forward=forward)
+    evals: dict[float, Scored] = {}
+
+    def score(target: float) -> Point:
+        with torch.no_grad(), truncated(model, anatomy, cal.thresholds(target)):
+            evals[target] = ev = evaluate()
+        return Point(target, ev.ce, ev.act_sparsity)
+
+    found = sparsity_at_rise(score, reference_ce, rises, steps)
+    out = []
+    for rise, point in found.items():
+        ev = evals[point.cett]
+        out.append(
+            {
+                "rise": rise,
+                "cett": point.cett,
+                "ce": ev.ce,
+                "bpb": ev.bpb,
+                "delta_ce": ev.ce - reference_ce,
+                "reference_ce": reference_ce,
+                "within": ev.ce <= reference_ce + math.log1p(rise),
+                "act_sparsity": ev.act_sparsity,
+                "exact_sparsity": evals[0.0].act_sparsity,
+                "scored": len(evals),
+            }
+        )
+    return out
+
+
+def byte_model_rows(
+    model: nn.Module,
+    dense: nn.Module,
+    val: np.ndarray,
+    train: np.ndarray,
+    eval_windows: int,
+    cfg: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """CETT-PPL-p% of a byte-model variant on the fixed validation windows every `ce` is
+    read on, against the dense model's ce there; calibrated on training-text windows."""
+    from actsparse.core.evaluate import evaluate, window_starts, windows_tensor
+
+    context = model.cfg.block_size
+    starts = window_starts(len(val), context, eval_windows)
+    reference = evaluate(dense, val, starts, context).ce
+    calib_starts = window_starts(len(train), context, cfg["calib_windows"])
+    calib = [
+        windows_tensor(train, calib_starts[i : i + 8], context)[:, :-1]
+        for i in range(0, len(calib_starts), 8)
+    ]
+    return rows(
+        model,
+        A.BYTE,
+        calib,
+        lambda: evaluate(model, val, starts, context),
+        reference,
+        cfg["rises"],
+        cfg["steps"],
+    )

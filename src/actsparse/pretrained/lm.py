@@ -47,6 +47,8 @@ class PretrainedLM(MaskedWeights):
         self.act_shift, self.act_beta = 0.0, 1.0
         self.norm_relu = False
         self._norm_hooks: list[Any] = []
+        self.up_relu = False
+        self._up_hooks: list[Any] = []
         cfg_positions = getattr(cfg, "max_position_embeddings", None) or cfg.n_positions
         self.positions = int(cfg_positions)
         # the training and evaluation window: the stages set it from their config
@@ -80,6 +82,24 @@ class PretrainedLM(MaskedWeights):
                     self._norm_hooks.append(m.register_forward_hook(lambda m, a, out: F.relu(out)))
         self.norm_relu = on
 
+    def set_up_relu(self, on: bool = True) -> None:
+        """dReLU (TurboSparse) in place: a ReLU on the up projection's output too, so a
+        neuron is zero where either its gate or its up output is (forward hooks, as for
+        stage 2). Only a gated FFN has an up projection beside its gate."""
+        if on and not self.anatomy.gated:
+            raise ValueError(
+                f"dReLU needs a gated FFN (gate and up projections); {self.anatomy.family} "
+                "has one activation on its up projection"
+            )
+        for h in self._up_hooks:
+            h.remove()
+        self._up_hooks = []
+        if on:
+            for block in self.blocks:
+                m = A.module_at(block, self.anatomy.up)
+                self._up_hooks.append(m.register_forward_hook(lambda m, a, out: F.relu(out)))
+        self.up_relu = on
+
     def capture(self, points=("ffn_post",), detach: bool = True):  # noqa: ANN001, ANN201
         """core.anatomy.capture on this model."""
         return A.capture(self.hf, self.anatomy, points, detach)
@@ -91,6 +111,7 @@ class PretrainedLM(MaskedWeights):
             "act_shift": self.act_shift,
             "act_beta": self.act_beta,
             "norm_relu": self.norm_relu,
+            "up_relu": self.up_relu,
             "origin": self.origin,
         }
 
@@ -137,6 +158,7 @@ def load(files: ModelFiles, dtype: torch.dtype = torch.float32) -> PretrainedLM:
         if state["activation"] != lm.activation:
             lm.set_activation(state["activation"], state["act_shift"], state["act_beta"])
         lm.set_norm_relu(state["norm_relu"])
+        lm.set_up_relu(state.get("up_relu", False))  # directories saved before dReLU lack it
         if (root / "masks.pt").exists():
             lm.set_masks(torch.load(root / "masks.pt"))
     return lm

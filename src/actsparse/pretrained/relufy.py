@@ -12,11 +12,14 @@ fixed, so bpb = ce / bytes_per_token / ln 2 on every row).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import torch
 
+from actsparse.analysis.preact import quantile_shift
 from actsparse.core.train import RunContext, TrainConfig
 from actsparse.methods.finetune import finetune_after
 from actsparse.methods.relufy import relufy_finetune, relufy_rows
@@ -68,8 +71,15 @@ def finetune_rows(
         fat = (splits["val"], tcfg, p["relufy"]["fat_thresholds"], ce_dense)
         rows = relufy_rows(lm, rows, f"relufy_{schedule.name}", base, fat)
         rows = mark_end_points(rows)
-    starts = text.window_starts(len(splits["val"]), lm.context, tcfg.eval_windows)
-    per_token = text.bytes_per_token(tokens["val"], starts, lm.context)
+    return with_bpb(lm, rows, tokens["val"], tcfg)
+
+
+def with_bpb(
+    lm: PretrainedLM, rows: list[dict[str, Any]], val: text.TokenText, tcfg: TrainConfig
+) -> list[dict[str, Any]]:
+    """The model's origin and bpb beside each row's ce (per token)."""
+    starts = text.window_starts(len(val.ids), lm.context, tcfg.eval_windows)
+    per_token = text.bytes_per_token(val, starts, lm.context)
     return [
         {
             "model": lm.origin,
@@ -78,6 +88,60 @@ def finetune_rows(
         }
         for r in rows
     ]
+
+
+# RSB's other relufications, each from the dense model with the stage-1 budget and no L1
+# (as the byte model's stage2 and shifted_relu stages): stage 2 (a ReLU after both norms
+# too), dReLU (TurboSparse: a ReLU on the up projection too), shifted ReLU (ReLU(x - b)).
+RSB_VARIANTS = ("stage2", "drelu", "shifted_relu")
+
+
+def rsb_change(kind: str, shift: float = 0.0) -> Callable[[PretrainedLM], None]:
+    """What a variant does to the dense model before its fine-tune."""
+    if kind not in RSB_VARIANTS:
+        raise ValueError(f"unknown relufication variant {kind!r}; known: {RSB_VARIANTS}")
+
+    def change(lm: PretrainedLM) -> None:
+        if kind == "shifted_relu":
+            lm.set_activation("shifted_relu", shift=shift)
+            return
+        lm.set_activation("relu")
+        if kind == "stage2":
+            lm.set_norm_relu(True)
+        else:
+            lm.set_up_relu(True)
+
+    return change
+
+
+@torch.no_grad()
+def gate_shift(lm: PretrainedLM, val: np.ndarray, windows: int, target: float) -> float:
+    """b such that ReLU(x - b) zeroes `target` of the dense gate's pre-activations on
+    `windows` validation windows (all layers pooled), the byte model's documented rule."""
+    starts = text.window_starts(len(val), lm.context, windows)
+    batch = torch.from_numpy(np.stack([val[s : s + lm.context] for s in starts]))
+    with lm.capture(("ffn_pre",)) as cap:
+        lm(batch)
+        return quantile_shift([t.flatten().float() for t in cap["ffn_pre"]], target)
+
+
+def variant_rows(
+    lm: PretrainedLM,
+    data: Mapping[str, bytes],
+    cfg: Mapping[str, Any],
+    kind: str,
+    shift: float = 0.0,
+    run: RunContext = RunContext(),
+) -> list[dict[str, Any]]:
+    """Fine-tune in place after `rsb_change(kind, shift)`: the trajectory from step 0, with
+    bpb; the rows of the pretrained_relufy table's shape."""
+    lm.context = cfg["pretrained"]["context"]
+    tcfg = train_config(cfg)
+    tokens = {k: text.tokenize(lm.tokenizer, v) for k, v in data.items()}
+    splits = {k: t.ids for k, t in tokens.items()}
+    _, rows = finetune_after(lm, splits, tcfg, rsb_change(kind, shift), None, run)
+    base = {"variant": kind, "activation": lm.activation, "lam": 0.0, "shift": shift}
+    return with_bpb(lm, mark_end_points([{**base, **r} for r in rows]), tokens["val"], tcfg)
 
 
 def mark_end_points(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -14,13 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
+from actsparse.methods import cett as C
 from actsparse.methods import thresholds as T
 from actsparse.methods.finetune import quality as finetune_quality
 from actsparse.metrics.sparsity import energy_width, exact_zero_fraction, frac_active_tau
 from actsparse.pretrained import text, zeroshot
 from actsparse.pretrained.lm import PretrainedLM
+from actsparse.report.tables import end_points
 
 
 @dataclass(frozen=True)
@@ -181,3 +184,39 @@ def method_rows(
             )
             zs_rows += scored(extra)
     return quality_rows, zs_rows
+
+
+def cett_rows(
+    lm: PretrainedLM,
+    val: Windows,
+    calib: Windows,
+    reference_ce: float,
+    cfg: Mapping[str, Any],
+) -> list[dict[str, Any]]:
+    """CETT-PPL-p% of the model as it stands (methods.cett) on the fixed validation
+    windows, against the dense model's ce on them."""
+    batch, c = cfg["batch_size"], cfg["cett"]
+    rows = C.rows(
+        lm.hf,
+        lm.anatomy,
+        calib.batches(batch),
+        lambda: evaluate(lm, val, batch),
+        reference_ce,
+        c["rises"],
+        c["steps"],
+        forward=lm,
+    )
+    return [{"model": lm.origin, **r} for r in rows]
+
+
+def flops_points(
+    quality: pd.DataFrame, relufy: pd.DataFrame, control: pd.DataFrame
+) -> list[tuple[str, float, float]]:
+    """(variant, act_sparsity, weight_sparsity) of every pretrained variant: each training-
+    free row, and each fine-tune's end points (report.tables.end_points). A ReLU gate's
+    zeros are the down input's, so act_sparsity is what a gated FFN's exact path skips."""
+    points = [(str(r.variant), float(r.act_sparsity), 0.0) for r in quality.itertuples()]
+    for df in (relufy, control):
+        for variant, r in end_points(df).iterrows():
+            points.append((str(variant), float(r.act_sparsity), 0.0))
+    return points

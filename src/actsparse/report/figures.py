@@ -15,8 +15,10 @@ from actsparse.report.figures_pretrained import pretrained_sparsity
 from actsparse.report.figures_rsb import (
     activation_family,
     aggregated,
+    cett,
     kernel_latency,
     preact,
+    pretrained_cett,
     reuse,
     shifted_relu,
     speculative,
@@ -264,6 +266,8 @@ FIGURES = {
     "stage2": (stage2, ["stage2"]),
     "shifted_relu": (shifted_relu, ["shifted_relu", "relufy"]),
     "reuse": (reuse, ["reuse"]),
+    "cett": (cett, ["cett"]),
+    "pretrained_cett": (pretrained_cett, ["pretrained_cett"]),
     "pretrained_sparsity": (
         pretrained_sparsity,
         ["pretrained_quality", "pretrained_zeroshot", "pretrained_relufy", "pretrained_control"],

@@ -212,3 +212,36 @@ def speculative_decode(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], 
     finish(a2, "sparse over dense verification", "gamma", "speedup")
     a2.legend(fontsize=8)
     save_figure(fig, paths, dpi)
+
+
+def cett_methods(df: pd.DataFrame, paths: Sequence[str | Path], dpi: int, title: str) -> None:
+    """Per variant, the inactive share at each PPL rise (CETT-PPL-p%) beside the variant's
+    own exact zeros; a variant already past the rise at CETT 0 is marked, not hidden."""
+    rises = sorted(df.rise.unique())
+    variants = list(dict.fromkeys(df.variant))
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(variants) + 1.6))
+    height = 0.8 / (len(rises) + 1)
+    at = df.set_index(["variant", "rise"])
+    exact = df.groupby("variant").exact_sparsity.first()
+    y = range(len(variants))
+    ax.barh([i for i in y], [exact[v] for v in variants], height, color="grey", label="exact zeros")
+    for j, p in enumerate(rises, start=1):
+        vals = [at.loc[(v, p), "act_sparsity"] for v in variants]
+        ax.barh([i + j * height for i in y], vals, height, label=f"PPL + {p:.0%}")
+        for i, v in enumerate(variants):
+            if not at.loc[(v, p), "within"]:
+                ax.annotate("past at CETT 0", (0.01, i + j * height), va="center", fontsize=6)
+    ax.set_yticks([i + height * len(rises) / 2 for i in y], variants, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.legend(fontsize=7, loc="best")
+    finish(ax, title, "inactive share at the down projection's input", "")
+    save_figure(fig, paths, dpi)
+
+
+def cett(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: int) -> None:
+    cett_methods(t["cett"], paths, dpi, "CETT-PPL-p% sparsity, byte model")
+
+
+def pretrained_cett(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: int) -> None:
+    cett_methods(t["pretrained_cett"], paths, dpi, "CETT-PPL-p% sparsity, pretrained model")

@@ -68,6 +68,37 @@ SPECULATIVE = (
     ("speedup_vs_autoregressive", F64),
 )
 
+# CETT-PPL-p% rows (methods.cett.rows), the byte model's and the pretrained model's alike.
+CETT = (
+    ("rise", F64),  # p: the perplexity rise allowed, a fraction
+    ("cett", F64),  # the shared per-layer CETT target found
+    ("ce", F64),  # the truncated variant: per byte (byte model) or per token
+    ("bpb", F64),
+    ("delta_ce", F64),  # against reference_ce
+    ("reference_ce", F64),  # the dense model's, untruncated, on the same windows
+    ("within", BOOL),  # ce <= reference_ce + ln(1 + rise); false: CETT 0 is already past
+    ("act_sparsity", F64),  # inactive share at the down projection's input
+    ("exact_sparsity", F64),  # the variant's own exact zeros (CETT 0)
+    ("scored", I64),  # CETT targets evaluated in the search (its cost)
+)
+
+# FLOPs per byte (token, for a pretrained model) under both accountings (metrics.flops).
+FLOPS = (
+    ("accounting", STR),
+    ("act_sparsity", F64),
+    ("weight_sparsity", F64),
+    ("attention_flops", F64),
+    ("ffn_gate_flops", F64),  # a gated FFN's gate projection (0: the byte model's MLP)
+    ("ffn_up_flops", F64),
+    ("ffn_down_flops", F64),
+    ("head_flops", F64),
+    ("ffn_flops", F64),
+    ("total_flops", F64),
+    ("ffn_frac_of_dense", F64),
+    ("ffn_speedup", F64),
+    ("total_frac_of_dense", F64),
+)
+
 SCHEMAS: dict[str, pa.Schema] = {
     # One row per split of the corpus.
     "corpus": _schema(
@@ -142,20 +173,7 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("best", BOOL),
     ),
     # Per variant and accounting (ideal | exact): FLOPs per byte.
-    "flops": _schema(
-        ("accounting", STR),
-        ("act_sparsity", F64),
-        ("weight_sparsity", F64),
-        ("attention_flops", F64),
-        ("ffn_up_flops", F64),
-        ("ffn_down_flops", F64),
-        ("head_flops", F64),
-        ("ffn_flops", F64),
-        ("total_flops", F64),
-        ("ffn_frac_of_dense", F64),
-        ("ffn_speedup", F64),
-        ("total_frac_of_dense", F64),
-    ),
+    "flops": _schema(*FLOPS),
     # One row per timed kernel configuration (kernel_benchmark); speed is measured here,
     # never asserted in a test.
     "kernels": _schema(
@@ -279,6 +297,11 @@ SCHEMAS: dict[str, pa.Schema] = {
     # end_point: the fine-tune's last curve row and its FATReLU rows (the frontier's points)
     "pretrained_relufy": _schema(*FINETUNE, ("model", STR), ("bpb", F64), ("end_point", BOOL)),
     "pretrained_control": _schema(*FINETUNE, ("model", STR), ("bpb", F64)),
+    # FLOPs per token of every pretrained variant's end point (the gated FFN's accountings).
+    "pretrained_flops": _schema(("model", STR), *FLOPS),
+    # RSB's other relufications (stage 2, dReLU, shifted ReLU), one part per variant, with
+    # the stage-1 budget: the pretrained_relufy columns.
+    "pretrained_rsb": _schema(*FINETUNE, ("model", STR), ("bpb", F64), ("end_point", BOOL)),
     # Zero-shot multiple choice (BIG-bench), per model variant and task, by log-likelihood.
     "pretrained_zeroshot": _schema(
         ("model", STR),
@@ -292,6 +315,11 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("acc_norm_stderr", F64),
         ("chance", F64),  # mean share of correct choices
     ),
+    # CETT-PPL-p% (methods.cett) per variant and PPL rise: the share of inactive neurons at
+    # the largest CETT target whose perplexity stays within (1 + rise) of the dense model's.
+    # cett: the byte model's variants (ce per byte); pretrained_cett: the pretrained model's.
+    "cett": _schema(*CETT),
+    "pretrained_cett": _schema(("model", STR), *CETT),
     # RSB Fig. 1a on the pretrained model: its natural activation statistics, per layer.
     "pretrained_dense_stats": _schema(
         ("model", STR),
