@@ -18,7 +18,7 @@ Capture points (per block):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -126,6 +126,28 @@ def capture(
             handles.append(hook)
     try:
         yield store
+    finally:
+        for h in handles:
+            h.remove()
+
+
+@contextmanager
+def hooked(
+    model: nn.Module,
+    anatomy: Anatomy,
+    path: str,
+    hooks: Sequence[Callable],
+    pre: bool = False,
+) -> Iterator[None]:
+    """Inside the block, block i's module at `path` runs hooks[i]: a forward hook that may
+    replace the output, or (pre) a forward pre-hook that may replace the input; a capture
+    opened inside sees what they return. The hooks are removed on exit."""
+    handles = []
+    for block, hook in zip(blocks(model, anatomy), hooks, strict=True):
+        m = module_at(block, path)
+        handles.append(m.register_forward_pre_hook(hook) if pre else m.register_forward_hook(hook))
+    try:
+        yield
     finally:
         for h in handles:
             h.remove()

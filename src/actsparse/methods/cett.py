@@ -131,15 +131,8 @@ def truncated(
     def cut(t: torch.Tensor) -> Callable:
         return lambda m, args: (args[0] * (args[0].abs() > t.to(args[0].dtype)), *args[1:])
 
-    handles = [
-        A.module_at(block, anatomy.down).register_forward_pre_hook(cut(t))
-        for block, t in zip(layers, thresholds, strict=True)
-    ]
-    try:
+    with A.hooked(model, anatomy, anatomy.down, [cut(t) for t in thresholds], pre=True):
         yield
-    finally:
-        for h in handles:
-            h.remove()
 
 
 @dataclass(frozen=True)

@@ -64,14 +64,6 @@ def thresholded(
     layers = A.blocks(model, anatomy)
     if len(thresholds) != len(layers):
         raise ValueError(f"{len(thresholds)} thresholds for {len(layers)} layers")
-    handles = [
-        A.module_at(block, anatomy.act).register_forward_hook(
-            lambda m, args, out, t=t: out * (out.abs() >= t)
-        )
-        for block, t in zip(layers, thresholds, strict=True)
-    ]
-    try:
+    hooks = [lambda m, args, out, t=t: out * (out.abs() >= t) for t in thresholds]
+    with A.hooked(model, anatomy, anatomy.act, hooks):
         yield
-    finally:
-        for h in handles:
-            h.remove()

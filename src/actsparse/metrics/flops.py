@@ -88,7 +88,7 @@ def sparse_flops(
     dense = dense_flops(cfg)
     w_density, a_density = 1.0 - weight_sparsity, 1.0 - act_sparsity
     ideal = accounting == "ideal"
-    if dense.ffn_gate:  # the gate is what must be computed to know; up then skips
+    if Shape.of(cfg).gated:  # the gate is what must be computed to know; up then skips
         gate = dense.ffn_gate * w_density * (a_density if ideal else 1.0)
         up = dense.ffn_up * w_density * a_density
     else:

@@ -15,6 +15,7 @@ and, when pruned, `masks.pt`.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,14 +73,8 @@ class PretrainedLM(MaskedWeights):
         """Stage-2 relufication in place: a ReLU after the norms feeding QKV and the FFN
         (forward hooks that replace the norms' outputs, so parameter names and a saved
         checkpoint stay transformers' own)."""
-        for h in self._norm_hooks:
-            h.remove()
-        self._norm_hooks = []
-        if on:
-            for block in self.blocks:
-                for path in (self.anatomy.attn_norm, self.anatomy.ffn_norm):
-                    m = A.module_at(block, path)
-                    self._norm_hooks.append(m.register_forward_hook(lambda m, a, out: F.relu(out)))
+        paths = (self.anatomy.attn_norm, self.anatomy.ffn_norm)
+        self._norm_hooks = self._relu_after(self._norm_hooks, paths if on else ())
         self.norm_relu = on
 
     def set_up_relu(self, on: bool = True) -> None:
@@ -91,14 +86,19 @@ class PretrainedLM(MaskedWeights):
                 f"dReLU needs a gated FFN (gate and up projections); {self.anatomy.family} "
                 "has one activation on its up projection"
             )
-        for h in self._up_hooks:
-            h.remove()
-        self._up_hooks = []
-        if on:
-            for block in self.blocks:
-                m = A.module_at(block, self.anatomy.up)
-                self._up_hooks.append(m.register_forward_hook(lambda m, a, out: F.relu(out)))
+        self._up_hooks = self._relu_after(self._up_hooks, (self.anatomy.up,) if on else ())
         self.up_relu = on
+
+    def _relu_after(self, old: list[Any], paths: Sequence[str]) -> list[Any]:
+        """Remove the `old` hooks; put a ReLU on the output of each block's modules at
+        `paths` (forward hooks: parameter names and a saved checkpoint stay transformers')."""
+        for h in old:
+            h.remove()
+        return [
+            A.module_at(block, path).register_forward_hook(lambda m, a, out: F.relu(out))
+            for block in self.blocks
+            for path in paths
+        ]
 
     def capture(self, points=("ffn_post",), detach: bool = True):  # noqa: ANN001, ANN201
         """core.anatomy.capture on this model."""

@@ -42,6 +42,16 @@ def train_config(cfg: Mapping[str, Any]) -> TrainConfig:
     )
 
 
+def prepare(
+    lm: PretrainedLM, data: Mapping[str, bytes], cfg: Mapping[str, Any]
+) -> tuple[TrainConfig, dict[str, text.TokenText], dict[str, np.ndarray]]:
+    """Every pretrained fine-tune's start: the model's window set, the budget, and the
+    splits through its tokenizer (the token text for bpb, the ids for training)."""
+    lm.context = cfg["pretrained"]["context"]
+    tokens = {k: text.tokenize(lm.tokenizer, v) for k, v in data.items()}
+    return train_config(cfg), tokens, {k: t.ids for k, t in tokens.items()}
+
+
 def finetune_rows(
     lm: PretrainedLM,
     data: Mapping[str, bytes],
@@ -52,10 +62,7 @@ def finetune_rows(
     """Fine-tune in place: relufied with `schedule`, or (None) the matched SiLU control.
     data: the train and val splits' bytes."""
     p = cfg["pretrained"]
-    lm.context = p["context"]
-    tcfg = train_config(cfg)
-    tokens = {k: text.tokenize(lm.tokenizer, v) for k, v in data.items()}
-    splits = {k: t.ids for k, t in tokens.items()}
+    tcfg, tokens, splits = prepare(lm, data, cfg)
     if schedule is None:
         base = {"activation": lm.activation}
         _, rows = finetune_after(lm, splits, tcfg, run=run)
@@ -135,10 +142,7 @@ def variant_rows(
 ) -> list[dict[str, Any]]:
     """Fine-tune in place after `rsb_change(kind, shift)`: the trajectory from step 0, with
     bpb; the rows of the pretrained_relufy table's shape."""
-    lm.context = cfg["pretrained"]["context"]
-    tcfg = train_config(cfg)
-    tokens = {k: text.tokenize(lm.tokenizer, v) for k, v in data.items()}
-    splits = {k: t.ids for k, t in tokens.items()}
+    tcfg, tokens, splits = prepare(lm, data, cfg)
     _, rows = finetune_after(lm, splits, tcfg, rsb_change(kind, shift), None, run)
     base = {"variant": kind, "activation": lm.activation, "lam": 0.0, "shift": shift}
     return with_bpb(lm, mark_end_points([{**base, **r} for r in rows]), tokens["val"], tcfg)
