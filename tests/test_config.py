@@ -57,6 +57,16 @@ def test_defaults_are_filled():
             "relufy.fat_thresholds.0",
             "less than or equal",
         ),
+        (
+            {"run_name": "x", "pretrained": {"prune": {"methods": ["wanda"], "match": "x"}}},
+            "pretrained.prune.match",
+            "known: ['relufy_lam0']",
+        ),
+        (
+            {"run_name": "x", "pretrained": {"prune": {"methods": ["sparsegpt"]}}},
+            "pretrained.prune.methods.0",
+            "is not one of",
+        ),
     ],
 )
 def test_bad_config_is_rejected_naming_the_key(config, key, words):

@@ -1,7 +1,13 @@
 import pytest
 
 from actsparse.core.model import ModelConfig
-from actsparse.metrics.flops import Shape, dense_flops, flops_rows, sparse_flops
+from actsparse.metrics.flops import (
+    Shape,
+    dense_flops,
+    flops_rows,
+    input_sparse_flops,
+    sparse_flops,
+)
 
 CFG = ModelConfig(n_layer=12, n_head=12, n_embd=768, block_size=512)
 
@@ -76,3 +82,17 @@ def test_shapes_from_transformers_configs():
     gpt2 = GPT2Config(n_embd=64, n_layer=2, n_head=4, vocab_size=100)
     assert Shape.of_hf(gpt2, 32, gated=False) == Shape(64, 256, 2, 64, 32, 100, False)
     assert Shape.of(CFG) == Shape(768, 3072, 12, 768, 512, 256, False)
+
+
+def test_input_sparse_flops_skip_each_projections_zero_input_columns():
+    """RSB Table 1's count by hand: QKV (with grouped-query keys and values), gate and up
+    (they read the same input) and down each skip their zero inputs' columns."""
+    proj = 30 * 2 * 576 * 1536
+    qkv = 30 * 2 * 576 * (576 + 2 * 192)
+    dense = dense_flops(SMOL)
+    assert input_sparse_flops(SMOL, 0.0, 0.0, 0.0) == pytest.approx(dense.total)
+    saved = 0.5 * qkv + 0.25 * 2 * proj + 0.9 * proj
+    assert input_sparse_flops(SMOL, 0.5, 0.25, 0.9) == pytest.approx(dense.total - saved)
+    byte = dense_flops(CFG)  # no gate: the byte model's QKV is 3 d x d
+    saved = 0.5 * 12 * 2 * 768 * 3 * 768 + 0.25 * byte.ffn_up + 0.9 * byte.ffn_down
+    assert input_sparse_flops(CFG, 0.5, 0.25, 0.9) == pytest.approx(byte.total - saved)

@@ -319,6 +319,27 @@ def test_calibrated_thresholds_zero_about_their_target_share(tiny_dirs, family):
         T.calibrate(lm.hf, lm.anatomy, calib, [], forward=lm)
 
 
+@pytest.mark.parametrize("family", FAMILIES)
+def test_table1_inputs_are_sparse_where_a_relu_feeds_them(tiny_dirs, family):
+    from actsparse.pretrained import stages
+
+    lm = load(tiny_dirs[family])
+    val = stages.windows(lm, TEXT, 32, 3)
+    ce_dense = stages.evaluate(lm, val, 2).ce
+    dense = stages.inputs_row(lm, val, ce_dense, 2)
+    assert dense["qkv_in_sparsity"] == dense["up_in_sparsity"] == 0.0
+    assert dense["down_in_sparsity"] < 0.01 and dense["flops_frac_of_dense"] > 0.99
+    assert dense["ce"] == ce_dense and dense["delta_ce"] == 0.0
+    lm.set_activation("relu")
+    stage1 = stages.inputs_row(lm, val, dense["ce"], 2)
+    assert stage1["qkv_in_sparsity"] == stage1["up_in_sparsity"] == 0.0
+    assert 0.2 < stage1["down_in_sparsity"] < 0.8
+    lm.set_norm_relu(True)
+    stage2 = stages.inputs_row(lm, val, dense["ce"], 2)
+    assert stage2["qkv_in_sparsity"] > 0.2 and stage2["up_in_sparsity"] > 0.2
+    assert stage2["flops_frac_of_dense"] < stage1["flops_frac_of_dense"] < 1.0
+
+
 def test_a_pretrained_method_gives_quality_and_zeroshot_rows(tiny_dirs, tmp_path):
     from actsparse.pretrained import stages, tasks
 
@@ -416,3 +437,81 @@ def test_rsb_variants_fine_tune_from_the_dense_model(tiny_dirs, kind):
         assert lm.activation == "relu" and curve[0]["act_sparsity"] > 0.3
     with pytest.raises(ValueError, match="unknown relufication variant 'gelu'"):
         relufy.rsb_change("gelu")
+
+
+def test_wanda_weighs_each_weight_by_its_inputs_norm_within_its_output_row():
+    from actsparse.methods.pruning import magnitude_mask
+    from actsparse.pretrained.pruning import wanda_mask
+
+    w = torch.tensor([[1.0, -2.0, 3.0], [4.0, 0.5, -0.2]])
+    norms = torch.tensor([1.0, 1.0, 10.0])
+    # scores [[1, 2, 30], [4, 0.5, 2]]: each row loses its smallest
+    keep = wanda_mask(w, norms, 1 / 3)
+    assert keep.tolist() == [[False, True, True], [True, False, True]]
+    # by magnitude alone the same ratio drops 0.2 and 0.5, both from the second row
+    by_magnitude = magnitude_mask(w, 1 / 3, "unstructured", d_axis=1)
+    assert by_magnitude.tolist() == [[True, True, True], [True, False, False]]
+    with pytest.raises(ValueError, match="in \\[0, 1\\)"):
+        wanda_mask(w, norms, 1.0)
+    with pytest.raises(ValueError, match="do not match"):
+        wanda_mask(w, torch.ones(2), 0.5)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("method", ["magnitude", "wanda"])
+def test_pruning_masks_every_ffn_matrix_to_the_ratio(tiny_dirs, family, method):
+    from actsparse.pretrained import pruning
+
+    lm = load(tiny_dirs[family])
+    names = [w.name for w in pruning.ffn_weights(lm)]
+    assert len(names) == len(lm.blocks) * (3 if lm.anatomy.gated else 2)
+    calib = [torch.randint(0, 200, (2, 16))]
+    norms = pruning.input_norms(lm, calib)
+    lm.set_masks(pruning.prune_masks(lm, method, 0.5, norms))
+    assert pruning.ffn_weight_sparsity(lm) == pytest.approx(0.5, abs=0.01)
+    if method == "wanda":  # half of every output's inputs, whichever way it is stored
+        params = dict(lm.named_parameters())
+        for w in pruning.ffn_weights(lm):
+            p = params[w.name].t() if w.transposed else params[w.name]
+            assert torch.equal((p == 0).sum(1), torch.full((p.shape[0],), p.shape[1] // 2))
+    with pytest.raises(ValueError, match="unknown pruning method 'sparsegpt'"):
+        pruning.prune_masks(lm, "sparsegpt", 0.5)
+    with pytest.raises(ValueError, match="Wanda needs the input norms"):
+        pruning.prune_masks(lm, "wanda", 0.5)
+
+
+def test_pruning_matches_a_relufied_models_exact_ffn_flops():
+    import pandas as pd
+
+    from actsparse.pretrained.pruning import matched_ratio
+
+    flops = pd.DataFrame(
+        {
+            "variant": ["relufy_lam0", "relufy_lam0", "dense"],
+            "accounting": ["ideal", "exact", "exact"],
+            "ffn_frac_of_dense": [0.35, 0.5667, 1.0],
+        }
+    )
+    assert matched_ratio(flops, "relufy_lam0") == pytest.approx(0.4333)
+    with pytest.raises(ValueError, match="no exact FLOPs row for 'relufy_x'.*relufy_lam0"):
+        matched_ratio(flops, "relufy_x")
+
+
+def test_a_pruned_model_recovers_with_its_masks_held(tiny_dirs):
+    from actsparse.core.config import load_schema, validate_config
+    from actsparse.pretrained import pruning
+
+    schema = load_schema("workflow/schemas/config.schema.yaml")
+    relufy_cfg = {"steps": 2, "batch_size": 2, "eval_every": 1, "warmup_steps": 0}
+    p = {"context": 32, "eval_windows": 2, "batch_size": 2, "relufy": relufy_cfg}
+    cfg = validate_config({"run_name": "t", "pretrained": p}, schema)
+    lm = load(tiny_dirs["llama"])
+    calib = [torch.randint(0, 200, (2, 32))]
+    data = {"train": TEXT, "val": TEXT}
+    rows = pruning.recovery_rows(lm, data, cfg, "wanda", 0.4, calib)
+    curve = [r for r in rows if r["row_type"] == "curve"]
+    assert [r["step"] for r in curve] == [0, 1, 2] and curve[-1]["end_point"]
+    assert all(r["variant"] == "prune_wanda" and r["ratio"] == 0.4 for r in rows)
+    assert pruning.ffn_weight_sparsity(lm) == pytest.approx(0.4, abs=0.01)  # held
+    assert all(r["weight_sparsity"] == pytest.approx(0.4, abs=0.01) for r in rows)
+    assert lm.activation == "silu" and all(r["bpb"] > 0 for r in curve)

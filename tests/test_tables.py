@@ -37,3 +37,12 @@ def test_compare_runs_ignores_timings_and_finds_a_changed_number(tmp_path):
         )
     assert compare_runs(tmp_path / "a", tmp_path / "b") == {"train_dense": None}
     assert compare_runs(tmp_path / "a", tmp_path / "c")["train_dense"] is not None
+
+
+def test_no_schema_repeats_a_column():
+    """A column named twice (one already in the row stamp) writes, then breaks every reader
+    of the gathered table."""
+    from actsparse.report.tables import SCHEMAS
+
+    for name, schema in SCHEMAS.items():
+        assert len(schema.names) == len(set(schema.names)), name

@@ -201,3 +201,18 @@ def test_resume_after_sigkill_is_bitwise_identical(tmp_path):
     a = torch.load(tmp_path / "clean.pt", weights_only=True)
     b = torch.load(tmp_path / "resumed.pt", weights_only=True)
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_auto_precision_is_bf16_only_where_the_hardware_has_it():
+    from actsparse.core.train import resolve_precision
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert resolve_precision(cpu, "auto", {"avx2", "avx512f", "avx512_bf16"}) == "bf16"  # Zen 4
+    assert resolve_precision(cpu, "auto", {"avx2", "fma"}) == "fp32"  # emulated bf16: slow
+    amx = {"avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}
+    assert resolve_precision(cpu, "auto", amx) == "fp32"  # AMX listed, unusable: SIGILL
+    assert resolve_precision(cuda, "auto", set()) == "bf16"
+    assert resolve_precision(cpu, "bf16", set()) == "bf16"  # what is asked for, is run
+    assert resolve_precision(cpu, "fp32", {"avx512_bf16"}) == "fp32"
+    with pytest.raises(ValueError, match="unknown precision 'fp8'"):
+        resolve_precision(cpu, "fp8")

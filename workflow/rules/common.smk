@@ -1,6 +1,7 @@
 # Validation, shared paths, and the named functions every rule reads its inputs and params
 # from (snakemake-workflows style: rules hold no logic). Validation runs at parse time, so a
 # bad config stops the workflow before any job.
+import re
 import sys
 from pathlib import Path
 
@@ -187,12 +188,28 @@ PARTS["pretrained_rsb"] = [
 PARTS["pretrained_zeroshot"] += [
     f"{RES}/tables/parts/pretrained_zeroshot/{v}.parquet" for v in PRETRAINED_RSB
 ]
-# CETT-PPL-p% (pretrained.cett) on the dense model, its hard swap and every relufied model.
+# RSB Table 4 (pretrained.prune): the FFN weight-pruned to a relufied model's FLOPs, one
+# recovery fine-tune per method (core.config checks that the run relufies the model matched).
+PRETRAINED_PRUNE = config["pretrained"]["prune"]["methods"] if PRETRAINED else []
+PARTS["pretrained_prune"] = [
+    f"{RES}/tables/parts/pretrained_prune/{m}.parquet" for m in PRETRAINED_PRUNE
+]
+PARTS["pretrained_zeroshot"] += [
+    f"{RES}/tables/parts/pretrained_zeroshot/prune_{m}.parquet"
+    for m in PRETRAINED_PRUNE
+]
+# CETT-PPL-p% (pretrained.cett) on the dense model, its hard swap and every relufied model,
+# each stage-1 model also with each FATReLU threshold (relufy_<s>_fat<T>).
 CETT_VARIANTS = (
     [
         "dense",
         "hard_swap",
         *(f"relufy_{s}" for s in PRETRAINED_SCHEDULES),
+        *(
+            f"relufy_{s}_fat{t:g}"
+            for s in PRETRAINED_SCHEDULES
+            for t in config["pretrained"]["relufy"]["fat_thresholds"]
+        ),
         *PRETRAINED_RSB,
     ]
     if PRETRAINED and config["pretrained"]["cett"]["enabled"]
@@ -200,6 +217,22 @@ CETT_VARIANTS = (
 )
 PARTS["pretrained_cett"] = [
     f"{RES}/tables/parts/pretrained_cett/{v}.parquet" for v in CETT_VARIANTS
+]
+# RSB Table 1 (pretrained.inputs) on the dense model, its hard swap, the control and every
+# relufied model.
+INPUTS_VARIANTS = (
+    [
+        "dense",
+        "hard_swap",
+        "control",
+        *(f"relufy_{s}" for s in PRETRAINED_SCHEDULES),
+        *PRETRAINED_RSB,
+    ]
+    if PRETRAINED and config["pretrained"]["inputs"]["enabled"]
+    else []
+)
+PARTS["pretrained_inputs"] = [
+    f"{RES}/tables/parts/pretrained_inputs/{v}.parquet" for v in INPUTS_VARIANTS
 ]
 # CETT-PPL-p% (cett) on the byte model: each variant's saved model (the hard swap is made
 # from the dense one).
@@ -235,10 +268,11 @@ def byte_cett_model(w):
 
 
 def cett_model(w):
-    """The saved model a CETT variant reads: the hard swap is made from the dense one."""
+    """The saved model a CETT (or Table 1) variant reads: the hard swap is made from the
+    dense one, a FATReLU variant from its relufied model."""
     if w.variant in ("dense", "hard_swap"):
         return PRETRAINED_DIR
-    return f"{RES}/models/pretrained/{w.variant}"
+    return f"{RES}/models/pretrained/{w.variant.split('_fat')[0]}"
 
 
 def pretrained_source(w):
@@ -298,8 +332,10 @@ TABLES = (
         else []
     )
     + (["pretrained_rsb"] if PRETRAINED_RSB else [])
+    + (["pretrained_prune"] if PRETRAINED_PRUNE else [])
     + (["cett"] if BYTE_CETT_MODELS else [])
     + (["pretrained_cett"] if CETT_VARIANTS else [])
+    + (["pretrained_inputs"] if INPUTS_VARIANTS else [])
 )
 CLAIM_TABLES = [f"{RES}/tables/{t}.parquet" for t in TABLES if t != "claims"]
 # The figures this run draws: those whose tables it makes (the pretrained model's only

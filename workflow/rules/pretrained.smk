@@ -214,6 +214,38 @@ rule pretrained_rsb:
         "../scripts/pretrained_rsb.py"
 
 
+rule pretrained_prune:
+    input:
+        model=PRETRAINED_DIR,
+        train=SPLITS["train"],
+        val=SPLITS["val"],
+        flops=f"{RES}/tables/pretrained_flops.parquet",
+        control=f"{RES}/tables/pretrained_control.parquet",
+        tasks=ZEROSHOT_TASKS,
+    output:
+        table=f"{RES}/tables/parts/pretrained_prune/{{method}}.parquet",
+        zeroshot=f"{RES}/tables/parts/pretrained_zeroshot/prune_{{method}}.parquet",
+    log:
+        f"{LOGS}/pretrained_prune/{{method}}.log",
+    benchmark:
+        f"{BENCH}/pretrained_prune/{{method}}.tsv"
+    wildcard_constraints:
+        method="|".join(PRETRAINED_PRUNE) or "none",
+    conda:
+        "../envs/actsparse.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=600,
+        gpu=GPU,
+    params:
+        lib=code("pretrained_prune.py"),
+        cfg=PRETRAINED_FINETUNE_PARAMS,
+        checkpoint=checkpoint_path("pretrained_prune_{method}"),
+    script:
+        "../scripts/pretrained_prune.py"
+
+
 rule pretrained_cett:
     input:
         model=cett_model,
@@ -227,7 +259,7 @@ rule pretrained_cett:
     benchmark:
         f"{BENCH}/pretrained_cett/{{variant}}.tsv"
     wildcard_constraints:
-        variant="|".join(CETT_VARIANTS) or "none",
+        variant="|".join(map(re.escape, CETT_VARIANTS)) or "none",
     conda:
         "../envs/actsparse.yaml"
     threads: config["threads"]
@@ -239,6 +271,32 @@ rule pretrained_cett:
         cfg=section("pretrained"),
     script:
         "../scripts/pretrained_cett.py"
+
+
+rule pretrained_inputs:
+    input:
+        model=cett_model,
+        dense=f"{RES}/tables/parts/pretrained_quality/dense.parquet",
+        val=SPLITS["val"],
+    output:
+        table=f"{RES}/tables/parts/pretrained_inputs/{{variant}}.parquet",
+    log:
+        f"{LOGS}/pretrained_inputs/{{variant}}.log",
+    benchmark:
+        f"{BENCH}/pretrained_inputs/{{variant}}.tsv"
+    wildcard_constraints:
+        variant="|".join(INPUTS_VARIANTS) or "none",
+    conda:
+        "../envs/actsparse.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=30,
+    params:
+        lib=code("pretrained_inputs.py"),
+        cfg=section("pretrained"),
+    script:
+        "../scripts/pretrained_inputs.py"
 
 
 # The pretrained stages alone (config/smollm2.yaml runs them at full budget):

@@ -1,6 +1,7 @@
 """Rule pretrained_cett: CETT-PPL-p% of one pretrained variant (the dense model, its hard
-swap, or a relufied model): per PPL rise, the share of inactive neurons at the largest
-shared CETT target whose perplexity stays within that rise of the dense model's."""
+swap, a relufied model, or one with FATReLU at T): per PPL rise, the share of inactive
+neurons at the largest shared CETT target whose perplexity stays within that rise of the
+dense model's."""
 
 import sys
 
@@ -23,6 +24,8 @@ p, variant = cfg["pretrained"], snakemake.wildcards.variant
 lm = stages.load_model(snakemake.input.model)
 if variant == "hard_swap":
     lm.set_activation(p["hard_swap_activation"])
+if "_fat" in variant:  # relufy_<s>_fat<T>: the relufied model with FATReLU at T
+    lm.set_activation("fatrelu", shift=float(variant.rsplit("_fat", 1)[1]))
 dense = read_table(snakemake.input.dense)
 reference_ce = float(dense.loc[dense["method"] == "dense", "ce"].iloc[0])
 read = {s: Path(snakemake.input[s]).read_bytes() for s in ("val", "train")}

@@ -189,6 +189,16 @@ def _check_cross_fields(cfg: dict[str, Any]) -> None:
             f"config key 'speculative.max_gamma': {spec['max_gamma']} exceeds "
             f"model.block_size ({model['block_size']})"
         )
+    pt = cfg.get("pretrained", {})
+    if pt and pt["prune"]["methods"]:  # pruning matches a relufied model's FLOPs
+        r = pt["relufy"]
+        known = [f"relufy_lam{float(x):g}" for x in r["lams"]]
+        known += [f"relufy_{s['name']}" for s in r["schedules"]]
+        if pt["prune"]["match"] not in known:
+            problems.append(
+                f"config key 'pretrained.prune.match': {pt['prune']['match']!r} is not a "
+                f"variant pretrained.relufy makes; known: {known}"
+            )
     pre = cfg.get("preact", {})
     if pre and pre["lo"] >= pre["hi"]:
         problems.append(f"config key 'preact.lo': {pre['lo']} must be below preact.hi")

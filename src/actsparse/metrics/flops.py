@@ -125,19 +125,20 @@ def flops_rows(cfg: ModelConfig | Shape, points: list[tuple[str, float, float]])
     return rows
 
 
-def input_sparse_flops(cfg: ModelConfig, s_qkv: float, s_up: float, s_down: float) -> float:
-    """FLOPs per byte when each projection skips the columns of its zero inputs (RSB Table 1:
-    relufication stage 2 makes the inputs of QKV and the up projection sparse too). Exact
-    skipping, no predictor: a zero input's column is never needed. The attention output
-    projection, the attention mixing and the head stay dense."""
-    d, n = cfg.n_embd, cfg.n_layer
-    dense = dense_flops(cfg)
-    qkv = n * 2 * d * 3 * d
+def input_sparse_flops(cfg: ModelConfig | Shape, s_qkv: float, s_up: float, s_down: float) -> float:
+    """FLOPs per token when each projection skips the columns of its zero inputs (RSB Table
+    1: relufication stage 2 makes the inputs of QKV and the up projection sparse too). Exact
+    skipping, no predictor: a zero input's column is never needed. A gated FFN's gate reads
+    the up projection's input, so it skips with it. The attention output projection, the
+    attention mixing and the head stay dense."""
+    s = Shape.of(cfg)
+    dense = dense_flops(s)
+    qkv = s.n_layer * 2 * s.d_model * (s.d_model + 2 * s.kv_dim)
     rest_of_attention = dense.attention - qkv
     return (
         qkv * (1 - s_qkv)
         + rest_of_attention
-        + dense.ffn_up * (1 - s_up)
+        + (dense.ffn_gate + dense.ffn_up) * (1 - s_up)
         + dense.ffn_down * (1 - s_down)
         + dense.head
     )

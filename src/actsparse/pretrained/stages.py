@@ -20,7 +20,13 @@ import torch
 from actsparse.methods import cett as C
 from actsparse.methods import thresholds as T
 from actsparse.methods.finetune import quality as finetune_quality
-from actsparse.metrics.sparsity import energy_width, exact_zero_fraction, frac_active_tau
+from actsparse.metrics.flops import Shape, dense_flops, input_sparse_flops
+from actsparse.metrics.sparsity import (
+    energy_width,
+    exact_zero_fraction,
+    frac_active_tau,
+    mean_exact_zero_fraction,
+)
 from actsparse.pretrained import text, zeroshot
 from actsparse.pretrained.lm import PretrainedLM
 from actsparse.report.tables import end_points
@@ -118,6 +124,46 @@ def dense_stats_rows(lm: PretrainedLM, val: Windows, taus: Sequence[float], batc
                 }
             )
     return rows
+
+
+# RSB Table 1's capture points: the inputs of the QKV, up (and gate) and down projections.
+INPUTS = {"qkv_in": "qkv_in_sparsity", "up_in": "up_in_sparsity", "down_in": "down_in_sparsity"}
+
+
+@torch.no_grad()
+def input_sparsity(lm: PretrainedLM, val: Windows, batch: int) -> dict[str, float]:
+    """Exact-zero fraction at the inputs of the QKV, up and down projections, each layer
+    weighing the same (as the byte model's methods.relufy.input_sparsity), over the
+    validation windows."""
+    sums = dict.fromkeys(INPUTS, 0.0)
+    count = 0
+    with lm.capture(tuple(INPUTS)) as cap:
+        for x in val.batches(batch):
+            lm(x)
+            for point in INPUTS:
+                sums[point] += mean_exact_zero_fraction(cap[point]) * len(x)
+            count += len(x)
+    return {column: sums[point] / count for point, column in INPUTS.items()}
+
+
+def inputs_row(lm: PretrainedLM, val: Windows, ce_dense: float, batch: int) -> dict:
+    """RSB Table 1 for one variant: its input sparsities, the FLOPs per token of a forward
+    pass that skips the columns of zero inputs (metrics.flops.input_sparse_flops), and its
+    quality against the dense model on the same windows."""
+    s = input_sparsity(lm, val, batch)
+    shape = Shape.of_hf(lm.hf.config, val.context, lm.anatomy.gated)
+    flops = input_sparse_flops(
+        shape, s["qkv_in_sparsity"], s["up_in_sparsity"], s["down_in_sparsity"]
+    )
+    ev = evaluate(lm, val, batch)
+    return {
+        "model": lm.origin,
+        **s,
+        "flops_per_token": flops,
+        "flops_frac_of_dense": flops / dense_flops(shape).total,
+        **finetune_quality(ev.ce, ce_dense),
+        "bpb": ev.bpb,
+    }
 
 
 def hard_swap_row(

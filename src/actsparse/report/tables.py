@@ -302,6 +302,23 @@ SCHEMAS: dict[str, pa.Schema] = {
     # RSB's other relufications (stage 2, dReLU, shifted ReLU), one part per variant, with
     # the stage-1 budget: the pretrained_relufy columns.
     "pretrained_rsb": _schema(*FINETUNE, ("model", STR), ("bpb", F64), ("end_point", BOOL)),
+    # RSB Table 4: the pretrained FFN pruned (magnitude, Wanda; structure: the method) to the
+    # relufied model's FFN FLOPs, then the stage-1 budget's recovery fine-tune, masks held.
+    "pretrained_prune": _schema(*FINETUNE, ("model", STR), ("bpb", F64), ("end_point", BOOL)),
+    # RSB Table 1 on the pretrained model, per variant: the exact-zero share at the inputs of
+    # QKV, up (and gate) and down, and FLOPs per token skipping the columns of zero inputs.
+    "pretrained_inputs": _schema(
+        ("model", STR),
+        ("qkv_in_sparsity", F64),
+        ("up_in_sparsity", F64),
+        ("down_in_sparsity", F64),
+        ("flops_per_token", F64),
+        ("flops_frac_of_dense", F64),
+        ("ce", F64),
+        ("delta_ce", F64),
+        ("rel_ce", F64),
+        ("bpb", F64),
+    ),
     # Zero-shot multiple choice (BIG-bench), per model variant and task, by log-likelihood.
     "pretrained_zeroshot": _schema(
         ("model", STR),
