@@ -515,3 +515,13 @@ def test_a_pruned_model_recovers_with_its_masks_held(tiny_dirs):
     assert pruning.ffn_weight_sparsity(lm) == pytest.approx(0.4, abs=0.01)  # held
     assert all(r["weight_sparsity"] == pytest.approx(0.4, abs=0.01) for r in rows)
     assert lm.activation == "silu" and all(r["bpb"] > 0 for r in curve)
+
+
+def test_a_variant_loads_as_named_from_its_saved_model(tiny_dirs):
+    from actsparse.pretrained import stages
+
+    path = tiny_dirs["llama"]
+    assert stages.load_variant(path, "dense", "relu").activation == "silu"
+    assert stages.load_variant(path, "hard_swap", "relu").activation == "relu"
+    fat = stages.load_variant(path, "relufy_lam0_fat0.05", "relu")
+    assert fat.activation == "fatrelu" and fat.act_shift == 0.05

@@ -21,13 +21,8 @@ from actsparse.report.tables import read_table, write_table
 torch.set_num_threads(snakemake.threads)
 cfg = snakemake.params.cfg
 p, variant = cfg["pretrained"], snakemake.wildcards.variant
-lm = stages.load_model(snakemake.input.model)
-if variant == "hard_swap":
-    lm.set_activation(p["hard_swap_activation"])
-if "_fat" in variant:  # relufy_<s>_fat<T>: the relufied model with FATReLU at T
-    lm.set_activation("fatrelu", shift=float(variant.rsplit("_fat", 1)[1]))
-dense = read_table(snakemake.input.dense)
-reference_ce = float(dense.loc[dense["method"] == "dense", "ce"].iloc[0])
+lm = stages.load_variant(snakemake.input.model, variant, p["hard_swap_activation"])
+reference_ce = stages.dense_ce(read_table(snakemake.input.dense))
 read = {s: Path(snakemake.input[s]).read_bytes() for s in ("val", "train")}
 val = stages.windows(lm, read["val"], p["context"], p["eval_windows"])
 calib = stages.windows(lm, read["train"], p["context"], p["calib_windows"])

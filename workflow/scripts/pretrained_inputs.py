@@ -21,11 +21,8 @@ from actsparse.report.tables import read_table, write_table
 torch.set_num_threads(snakemake.threads)
 cfg = snakemake.params.cfg
 p, variant = cfg["pretrained"], snakemake.wildcards.variant
-lm = stages.load_model(snakemake.input.model)
-if variant == "hard_swap":
-    lm.set_activation(p["hard_swap_activation"])
-dense = read_table(snakemake.input.dense)
-ce_dense = float(dense.loc[dense["method"] == "dense", "ce"].iloc[0])
+lm = stages.load_variant(snakemake.input.model, variant, p["hard_swap_activation"])
+ce_dense = stages.dense_ce(read_table(snakemake.input.dense))
 val = stages.windows(lm, Path(snakemake.input.val).read_bytes(), p["context"], p["eval_windows"])
 row = {"variant": variant, **stages.inputs_row(lm, val, ce_dense, p["batch_size"])}
 print(row, file=sys.stderr)

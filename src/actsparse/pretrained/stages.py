@@ -177,6 +177,22 @@ def hard_swap_row(
 METHODS = ("dense", "thresholds", "hard_swap")
 
 
+def load_variant(model_dir: str | Path, variant: str, hard_swap_activation: str) -> PretrainedLM:
+    """A saved model as the variant named: the hard swap made from the dense model, and
+    relufy_<s>_fat<T> from its relufied model with FATReLU at T (neither is saved)."""
+    lm = load_model(model_dir)
+    if variant == "hard_swap":
+        lm.set_activation(hard_swap_activation)
+    elif "_fat" in variant:
+        lm.set_activation("fatrelu", shift=float(variant.rsplit("_fat", 1)[1]))
+    return lm
+
+
+def dense_ce(quality: pd.DataFrame) -> float:
+    """The dense model's ce per token in a pretrained_quality table (or its dense part)."""
+    return float(quality.loc[quality["method"] == "dense", "ce"].iloc[0])
+
+
 def load_model(model_dir: str | Path) -> PretrainedLM:
     """A model the pretrained_model stage saved (its origin is in its actsparse.json)."""
     from actsparse.pretrained.lm import load
