@@ -5,6 +5,7 @@ models built here), bpb, and the zero-shot scorer against hand-computed cases.""
 import json
 import math
 import zipfile
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -338,6 +339,55 @@ def test_table1_inputs_are_sparse_where_a_relu_feeds_them(tiny_dirs, family):
     stage2 = stages.inputs_row(lm, val, dense["ce"], 2)
     assert stage2["qkv_in_sparsity"] > 0.2 and stage2["up_in_sparsity"] > 0.2
     assert stage2["flops_frac_of_dense"] < stage1["flops_frac_of_dense"] < 1.0
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_fig5_and_fig7_on_a_pretrained_model(tiny_dirs, family):
+    """The gate's pre-activations are a density whose share above zero is the swapped
+    model's share of nonzero gate outputs; the neurons not yet used only fall with t, the
+    random baseline is s^t, and a SiLU model has no unused neuron at all."""
+    from actsparse.pretrained import analysis, stages
+
+    lm = load(tiny_dirs[family])
+    val = stages.windows(lm, TEXT, 32, 3)
+    rows = analysis.preact_rows(lm, val, -3.0, 3.0, 24, 2)
+    assert len(rows) == len(lm.blocks) * 24
+    for layer in range(len(lm.blocks)):
+        mine = [r for r in rows if r["layer"] == layer]
+        mass = sum(r["density"] * (r["bin_hi"] - r["bin_lo"]) for r in mine)
+        assert mass == pytest.approx(1.0)
+    lm.set_activation("relu")
+    positive = total = 0
+    with torch.no_grad(), lm.capture(("ffn_post",)) as cap:
+        for x in val.batches(2):
+            lm(x)
+            positive += int((cap["ffn_post"][0] > 0).sum())
+            total += cap["ffn_post"][0].numel()
+    layer0 = next(r for r in rows if r["layer"] == 0)  # layer 0's input is the same either way
+    assert layer0["frac_above_zero"] == pytest.approx(positive / total, abs=1e-12)
+    agg = analysis.aggregated_table(lm, val, 8, 2)
+    observed = [r for r in agg if r["kind"] == "observed" and r["layer"] == 0]
+    assert observed[0]["t"] == 1 and observed[-1]["t"] == 32
+    assert all(a["unused_frac"] >= b["unused_frac"] for a, b in pairwise(observed))
+    assert 0.0 <= observed[-1]["unused_frac"] < observed[0]["unused_frac"] < 1.0
+    s = observed[0]["act_sparsity"]
+    assert 0.2 < s < 0.8
+    random = [r for r in agg if r["kind"] == "random" and r["layer"] == 0]
+    assert [r["unused_frac"] for r in random] == [s ** r["t"] for r in random]
+    dense = analysis.aggregated_table(load(tiny_dirs[family]), val, 8, 2)
+    assert all(r["unused_frac"] == 0.0 for r in dense if r["kind"] == "observed")
+
+
+def test_layer_histograms_added_in_batches_equal_one_pass():
+    from actsparse.analysis.preact import LayerHistograms, histogram_rows
+
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(2, 500, generator=g), torch.randn(2, 300, generator=g) * 3
+    whole = histogram_rows([torch.cat([a[0], b[0]]), torch.cat([a[1], b[1]])], -2.0, 2.0, 10)
+    parts = LayerHistograms(2, -2.0, 2.0, 10).add(list(a)).add(list(b)).rows()
+    assert parts == whole
+    clipped = [r for r in whole if r["layer"] == 1]
+    assert clipped[0]["density"] > clipped[4]["density"] / 10  # the tail lands in the end bins
 
 
 def test_a_pretrained_method_gives_quality_and_zeroshot_rows(tiny_dirs, tmp_path):

@@ -113,6 +113,8 @@ STAGE_TABLES = [
     "pretrained_flops",
     "pretrained_inputs",
     "pretrained_prune",
+    "pretrained_preact",
+    "pretrained_aggregated",
     "cett",
 ]
 FIGURES = [
@@ -137,6 +139,7 @@ FIGURES = [
     "reuse",
     "cett",
     "pretrained_cett",
+    "pretrained_analysis",
 ]
 
 
@@ -265,6 +268,25 @@ def test_table1_measures_the_inputs_of_every_pretrained_variant(smoke_run):
     assert (df.loc[["hard_swap", *relufied], "down_in_sparsity"] > 0.2).all()
     assert (df.loc[["hard_swap", *relufied], "flops_frac_of_dense"] < 1).all()
     assert df.loc["dense", "delta_ce"] == pytest.approx(0, abs=1e-6)
+
+
+@pytest.mark.slow
+def test_fig5_and_fig7_on_every_pretrained_variant(smoke_run):
+    """The gate's pre-activation densities and aggregated sparsity for the Table 1 variants;
+    a SiLU variant never leaves a neuron unused, a ReLU one does; the claims read both."""
+    tables = smoke_run / "results/smoke/tables"
+    pre = pd.read_parquet(tables / "pretrained_preact.parquet")
+    agg = pd.read_parquet(tables / "pretrained_aggregated.parquet")
+    relufied = ["relufy_lam0", "relufy_linear1", *RSB]
+    variants = {"dense", "hard_swap", "control", *relufied}
+    assert set(pre["variant"]) == set(agg["variant"]) == variants
+    assert pre.groupby(["variant", "layer"]).size().eq(16).all()  # smoke: 16 bins
+    first = agg[(agg.kind == "observed") & (agg.t == 1)].groupby("variant").unused_frac.mean()
+    assert (first[["dense", "control"]] == 0).all()
+    assert (first[["hard_swap", *relufied]] > 0.2).all()
+    claims = pd.read_parquet(tables / "claims.parquet").set_index("variant")
+    for claim in ("rsb-preact-shape-kept", "rsb-aggregated-half"):
+        assert claims.loc[claim, "verdict_pretrained"] in VERDICTS
 
 
 @pytest.mark.slow

@@ -234,6 +234,22 @@ INPUTS_VARIANTS = (
 PARTS["pretrained_inputs"] = [
     f"{RES}/tables/parts/pretrained_inputs/{v}.parquet" for v in INPUTS_VARIANTS
 ]
+# RSB Fig. 5 and Fig. 7a,b (pretrained.analysis) on the same variants as Table 1.
+ANALYSIS_VARIANTS = (
+    [
+        "dense",
+        "hard_swap",
+        "control",
+        *(f"relufy_{s}" for s in PRETRAINED_SCHEDULES),
+        *PRETRAINED_RSB,
+    ]
+    if PRETRAINED and config["pretrained"]["analysis"]["enabled"]
+    else []
+)
+for _stage in ("pretrained_preact", "pretrained_aggregated"):
+    PARTS[_stage] = [
+        f"{RES}/tables/parts/{_stage}/{v}.parquet" for v in ANALYSIS_VARIANTS
+    ]
 # CETT-PPL-p% (cett) on the byte model: each variant's saved model (the hard swap is made
 # from the dense one).
 BYTE_CETT_MODELS = (
@@ -336,6 +352,7 @@ TABLES = (
     + (["cett"] if BYTE_CETT_MODELS else [])
     + (["pretrained_cett"] if CETT_VARIANTS else [])
     + (["pretrained_inputs"] if INPUTS_VARIANTS else [])
+    + (["pretrained_preact", "pretrained_aggregated"] if ANALYSIS_VARIANTS else [])
 )
 CLAIM_TABLES = [f"{RES}/tables/{t}.parquet" for t in TABLES if t != "claims"]
 # The figures this run draws: those whose tables it makes (the pretrained model's only

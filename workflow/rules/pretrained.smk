@@ -299,6 +299,32 @@ rule pretrained_inputs:
         "../scripts/pretrained_inputs.py"
 
 
+rule pretrained_analysis:
+    input:
+        model=cett_model,
+        val=SPLITS["val"],
+    output:
+        preact=f"{RES}/tables/parts/pretrained_preact/{{variant}}.parquet",
+        aggregated=f"{RES}/tables/parts/pretrained_aggregated/{{variant}}.parquet",
+    log:
+        f"{LOGS}/pretrained_analysis/{{variant}}.log",
+    benchmark:
+        f"{BENCH}/pretrained_analysis/{{variant}}.tsv"
+    wildcard_constraints:
+        variant="|".join(ANALYSIS_VARIANTS) or "none",
+    conda:
+        "../envs/actsparse.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=30,
+    params:
+        lib=code("pretrained_analysis.py"),
+        cfg=section("pretrained"),
+    script:
+        "../scripts/pretrained_analysis.py"
+
+
 # The pretrained stages alone (config/smollm2.yaml runs them at full budget):
 #   snakemake pretrained_all --cores 2 --configfile config/smollm2.yaml
 rule pretrained_all:

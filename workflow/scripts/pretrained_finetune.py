@@ -36,11 +36,8 @@ rows = relufy.finetune_rows(lm, data, cfg, schedule, run)
 lm.save(snakemake.output.model)
 variant = "control" if schedule is None else f"relufy_{schedule.name}"
 p = cfg["pretrained"]
-tasks = dict(zip(p["zeroshot"]["tasks"], map(Path, snakemake.input.tasks), strict=True))
-zeroshot = [
-    {"variant": variant, "model": lm.origin, "method": variant.split("_")[0], **r}
-    for r in stages.zeroshot_scores(lm, tasks, p["zeroshot"]["limit"])
-]
+method = variant.split("_")[0]
+zeroshot = stages.zeroshot_rows(lm, variant, method, snakemake.input.tasks, p["zeroshot"])
 write_table("pretrained_zeroshot", zeroshot, snakemake.output.zeroshot, job)
 if schedule is None:
     write_table("pretrained_control", rows, snakemake.output.table, job)

@@ -34,9 +34,6 @@ run = RunContext(snakemake.params.checkpoint, config_hash(job))
 rows = pruning.recovery_rows(lm, data, cfg, method, ratio, calib.batches(p["batch_size"]), run)
 rows = add_matched(rows, snakemake.input.control, p["relufy"], ("pretrained", "relufy"))
 write_table("pretrained_prune", rows, snakemake.output.table, job)
-tasks = dict(zip(p["zeroshot"]["tasks"], map(Path, snakemake.input.tasks), strict=True))
-zeroshot = [
-    {"variant": f"prune_{method}", "model": lm.origin, "method": f"prune_{method}", **r}
-    for r in stages.zeroshot_scores(lm, tasks, p["zeroshot"]["limit"])
-]
+name = f"prune_{method}"
+zeroshot = stages.zeroshot_rows(lm, name, name, snakemake.input.tasks, p["zeroshot"])
 write_table("pretrained_zeroshot", zeroshot, snakemake.output.zeroshot, job)

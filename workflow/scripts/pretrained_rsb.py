@@ -37,9 +37,5 @@ rows = relufy.variant_rows(lm, data, cfg, kind, shift, run)
 rows = add_matched(rows, snakemake.input.control, p["relufy"], ("pretrained", "relufy"))
 lm.save(snakemake.output.model)
 write_table("pretrained_rsb", rows, snakemake.output.table, job)
-tasks = dict(zip(p["zeroshot"]["tasks"], map(Path, snakemake.input.tasks), strict=True))
-zeroshot = [
-    {"variant": kind, "model": lm.origin, "method": kind, **r}
-    for r in stages.zeroshot_scores(lm, tasks, p["zeroshot"]["limit"])
-]
+zeroshot = stages.zeroshot_rows(lm, kind, kind, snakemake.input.tasks, p["zeroshot"])
 write_table("pretrained_zeroshot", zeroshot, snakemake.output.zeroshot, job)

@@ -90,6 +90,18 @@ def zeroshot_scores(
     return [*rows, zeroshot.mean_row(rows)]
 
 
+def zeroshot_rows(
+    lm: PretrainedLM, variant: str, method: str, task_files: Sequence[str], zeroshot_cfg: dict
+) -> list[dict[str, Any]]:
+    """The pretrained_zeroshot rows of one trained variant, keyed as every fine-tune writes
+    them, so that a table gathered from several rules joins on (variant, model, method)."""
+    tasks = dict(zip(zeroshot_cfg["tasks"], map(Path, task_files), strict=True))
+    return [
+        {"variant": variant, "model": lm.origin, "method": method, **r}
+        for r in zeroshot_scores(lm, tasks, zeroshot_cfg["limit"])
+    ]
+
+
 @torch.no_grad()
 def dense_stats_rows(lm: PretrainedLM, val: Windows, taus: Sequence[float], batch: int) -> list:
     """Per layer: exact zeros of the gate output and of the down input, the share of

@@ -11,7 +11,7 @@ import pandas as pd
 
 from actsparse.report import tables as results
 from actsparse.report.figure_style import LN2, finish, label, plt, save_figure
-from actsparse.report.figures_pretrained import pretrained_sparsity
+from actsparse.report.figures_pretrained import pretrained_analysis, pretrained_sparsity
 from actsparse.report.figures_rsb import (
     activation_family,
     aggregated,
@@ -268,6 +268,10 @@ FIGURES = {
     "reuse": (reuse, ["reuse"]),
     "cett": (cett, ["cett"]),
     "pretrained_cett": (pretrained_cett, ["pretrained_cett"]),
+    "pretrained_analysis": (
+        pretrained_analysis,
+        ["pretrained_preact", "pretrained_aggregated"],
+    ),
     "pretrained_sparsity": (
         pretrained_sparsity,
         ["pretrained_quality", "pretrained_zeroshot", "pretrained_relufy", "pretrained_control"],

@@ -51,3 +51,34 @@ def pretrained_sparsity(t: dict[str, pd.DataFrame], paths: Sequence[str | Path],
         b.legend(fontsize=7)
     finish(b, "zero-shot accuracy (mean over tasks)", "act_sparsity", "acc")
     save_figure(fig, paths, dpi)
+
+
+def pretrained_analysis(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: int) -> None:
+    """RSB Fig. 5 and Fig. 7a,b on the pretrained model: the gate's pre-activation density in
+    its first, middle and last layer per variant, and the neurons not yet used after t
+    prompt tokens (mean over layers) against s_i^t, per variant with exact zeros."""
+    pre, agg = t["pretrained_preact"], t["pretrained_aggregated"]
+    layers = sorted(pre.layer.unique())
+    shown = sorted({layers[0], layers[len(layers) // 2], layers[-1]})
+    fig, axes = plt.subplots(1, len(shown) + 1, figsize=(3.6 * (len(shown) + 1), 3.4))
+    for ax, layer in zip(axes[:-1], shown, strict=True):
+        for variant, g in pre[pre.layer == layer].groupby("variant", sort=False):
+            above = g.frac_above_zero.iloc[0]
+            ax.plot(
+                (g.bin_lo + g.bin_hi) / 2, g.density, lw=1, label=f"{variant} ({above:.0%} > 0)"
+            )
+        ax.axvline(0, color="k", lw=0.8)
+        finish(ax, f"gate pre-activation, layer {layer}", "pre-activation", "density")
+        ax.legend(fontsize=6)
+    ax = axes[-1]
+    sparsity = agg.groupby("variant", sort=False).act_sparsity.mean()
+    sparse = agg[agg.variant.isin(sparsity[sparsity > 0.05].index)]  # SiLU: no exact zeros
+    for i, (variant, g) in enumerate(sparse.groupby("variant", sort=False)):
+        for kind, style in (("observed", "-"), ("random", "--")):
+            m = g[g.kind == kind].groupby("t").unused_frac.mean()
+            ax.plot(m.index, m.values, style, color=f"C{i}", label=f"{variant} {kind}")
+    ax.set_yscale("log")
+    ax.set_ylim(1e-4, 1)  # s_i^t falls to ~0 within tens of tokens
+    finish(ax, "aggregated sparsity (mean over layers)", "prompt tokens t", "fraction unused")
+    ax.legend(fontsize=6)
+    save_figure(fig, paths, dpi)

@@ -347,6 +347,26 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("act_sparsity", F64),
         ("energy95_width", F64),  # width holding 95% of a token's gate-output energy
     ),
+    # RSB Fig. 5 on the pretrained model: the gate's binned pre-activation densities per
+    # layer, per variant (dense, hard_swap, control, relufy_<s>, RSB variants).
+    "pretrained_preact": _schema(
+        ("model", STR),
+        ("layer", I64),
+        ("bin_lo", F64),
+        ("bin_hi", F64),
+        ("density", F64),
+        ("frac_above_zero", F64),
+    ),
+    # RSB Fig. 7a,b on the pretrained model: per variant, layer and prompt length t (tokens),
+    # the fraction of FFN neurons not yet used (observed) and s_i^t (random).
+    "pretrained_aggregated": _schema(
+        ("model", STR),
+        ("layer", I64),
+        ("t", I64),
+        ("kind", STR),
+        ("unused_frac", F64),
+        ("act_sparsity", F64),  # the layer's mean per-token sparsity s_i
+    ),
     # RSB Fig. 5: binned FFN pre-activation densities per layer (variant: dense | swapped |
     # relufied).
     "preact": _schema(
