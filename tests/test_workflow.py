@@ -324,13 +324,26 @@ def test_rsb_variants_of_the_pretrained_model_run_against_the_same_control(smoke
     assert (shifted["shift"] > 0).all() and (shifted["activation"] == "shifted_relu").all()
 
 
-PRETRAINED_TABLES = ["quality", "zeroshot", "dense_stats", "relufy", "control", "cett", "flops"]
+PRETRAINED_TABLES = [
+    "quality",
+    "zeroshot",
+    "dense_stats",
+    "relufy",
+    "control",
+    "cett",
+    "flops",
+    "inputs",
+    "prune",
+    "preact",
+    "aggregated",
+]
 
 
 @pytest.mark.slow
 def test_the_pretrained_stages_run_on_a_tiny_gpt2(smoke_run, tmp_path):
     """The GPT-2 family (GELU MLP, LayerNorm, learned positions) through every pretrained
-    stage: the smoke config with a tiny GPT-2 as the source, in a run of its own."""
+    stage (Table 1, Table 4's pruning, Fig. 5 and 7 included): the smoke config with a tiny
+    GPT-2 as the source, in a run of its own."""
     cfg = (smoke_run / "config/smoke.yaml").read_text()
     old = "source: {kind: tiny, family: llama}"
     assert old in cfg and "run_name: smoke\n" in cfg
@@ -353,6 +366,15 @@ def test_the_pretrained_stages_run_on_a_tiny_gpt2(smoke_run, tmp_path):
     assert curve["delta_ce_matched"].notna().all() and (curve["act_sparsity"] > 0.2).all()
     z = pd.read_parquet(smoke_run / targets[1])
     assert {"control", "relufy_lam0", "hard_swap"} <= set(z["variant"])
+    inputs = pd.read_parquet(smoke_run / targets[7]).set_index("variant")
+    assert (
+        inputs.loc["stage2", "qkv_in_sparsity"] > 0 and inputs.loc["dense", "qkv_in_sparsity"] == 0
+    )
+    prune = pd.read_parquet(smoke_run / targets[8])
+    assert set(prune["variant"]) == {"prune_magnitude", "prune_wanda"}
+    agg = pd.read_parquet(smoke_run / targets[10])
+    unused = agg[(agg.kind == "observed") & (agg.t == 1)].groupby("variant").unused_frac.mean()
+    assert unused["dense"] == 0 and unused["relufy_lam0"] > 0.2  # a GELU MLP has no zeros
 
 
 @pytest.mark.slow
