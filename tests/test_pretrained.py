@@ -365,6 +365,7 @@ def test_fig5_and_fig7_on_a_pretrained_model(tiny_dirs, family):
             total += cap["ffn_post"][0].numel()
     layer0 = next(r for r in rows if r["layer"] == 0)  # layer 0's input is the same either way
     assert layer0["frac_above_zero"] == pytest.approx(positive / total, abs=1e-12)
+    assert np.array_equal(val.resampled(2).starts, stages.windows(lm, TEXT, 32, 2).starts)
     agg = analysis.aggregated_table(lm, val, 8, 2)
     observed = [r for r in agg if r["kind"] == "observed" and r["layer"] == 0]
     assert observed[0]["t"] == 1 and observed[-1]["t"] == 32

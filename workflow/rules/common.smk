@@ -218,34 +218,29 @@ CETT_VARIANTS = (
 PARTS["pretrained_cett"] = [
     f"{RES}/tables/parts/pretrained_cett/{v}.parquet" for v in CETT_VARIANTS
 ]
-# RSB Table 1 (pretrained.inputs) on the dense model, its hard swap, the control and every
-# relufied model.
-INPUTS_VARIANTS = (
-    [
-        "dense",
-        "hard_swap",
-        "control",
-        *(f"relufy_{s}" for s in PRETRAINED_SCHEDULES),
-        *PRETRAINED_RSB,
-    ]
-    if PRETRAINED and config["pretrained"]["inputs"]["enabled"]
-    else []
-)
+# The pretrained variants RSB's measurements read (Table 1: pretrained.inputs; Fig. 5 and
+# 7a,b: pretrained.analysis): the dense model, its hard swap, the control and every relufied
+# model.
+TRAINED_VARIANTS = [
+    "dense",
+    "hard_swap",
+    "control",
+    *(f"relufy_{s}" for s in PRETRAINED_SCHEDULES),
+    *PRETRAINED_RSB,
+]
+
+
+def measured_variants(stage):
+    """TRAINED_VARIANTS where pretrained.<stage> is enabled, else none."""
+    on = PRETRAINED and config["pretrained"][stage]["enabled"]
+    return TRAINED_VARIANTS if on else []
+
+
+INPUTS_VARIANTS = measured_variants("inputs")
 PARTS["pretrained_inputs"] = [
     f"{RES}/tables/parts/pretrained_inputs/{v}.parquet" for v in INPUTS_VARIANTS
 ]
-# RSB Fig. 5 and Fig. 7a,b (pretrained.analysis) on the same variants as Table 1.
-ANALYSIS_VARIANTS = (
-    [
-        "dense",
-        "hard_swap",
-        "control",
-        *(f"relufy_{s}" for s in PRETRAINED_SCHEDULES),
-        *PRETRAINED_RSB,
-    ]
-    if PRETRAINED and config["pretrained"]["analysis"]["enabled"]
-    else []
-)
+ANALYSIS_VARIANTS = measured_variants("analysis")
 for _stage in ("pretrained_preact", "pretrained_aggregated"):
     PARTS[_stage] = [
         f"{RES}/tables/parts/{_stage}/{v}.parquet" for v in ANALYSIS_VARIANTS

@@ -285,7 +285,7 @@ rule pretrained_inputs:
     benchmark:
         f"{BENCH}/pretrained_inputs/{{variant}}.tsv"
     wildcard_constraints:
-        variant="|".join(INPUTS_VARIANTS) or "none",
+        variant="|".join(map(re.escape, INPUTS_VARIANTS)) or "none",
     conda:
         "../envs/actsparse.yaml"
     threads: config["threads"]
@@ -311,7 +311,7 @@ rule pretrained_analysis:
     benchmark:
         f"{BENCH}/pretrained_analysis/{{variant}}.tsv"
     wildcard_constraints:
-        variant="|".join(ANALYSIS_VARIANTS) or "none",
+        variant="|".join(map(re.escape, ANALYSIS_VARIANTS)) or "none",
     conda:
         "../envs/actsparse.yaml"
     threads: config["threads"]

@@ -29,7 +29,7 @@ stamp = {"variant": variant, "model": lm.origin}
 hist = stages.windows(lm, val, p["context"], a["windows"])
 preact = analysis.preact_rows(lm, hist, a["lo"], a["hi"], a["bins"], p["batch_size"])
 write_table("pretrained_preact", [{**stamp, **r} for r in preact], snakemake.output.preact, cfg)
-prompts = stages.windows(lm, val, p["context"], a["prompts"])
+prompts = hist.resampled(a["prompts"])
 agg = analysis.aggregated_table(lm, prompts, a["every"], p["batch_size"])
 above = {r["layer"]: r["frac_above_zero"] for r in preact}
 print(

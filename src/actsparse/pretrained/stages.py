@@ -46,6 +46,11 @@ class Windows:
         rows = [ids[s : s + self.context] for s in self.starts]
         return [torch.from_numpy(np.stack(rows[i : i + batch])) for i in range(0, len(rows), batch)]
 
+    def resampled(self, n_windows: int) -> Windows:
+        """n_windows fixed windows of the same tokens (the split is tokenized once)."""
+        starts = text.window_starts(len(self.tokens.ids), self.context, n_windows)
+        return Windows(self.tokens, starts, self.context)
+
 
 def windows(lm: PretrainedLM, data: bytes, context: int, n_windows: int) -> Windows:
     if context > lm.positions:
