@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --disable-pip-version-check -q -e '.[dev]'
 	touch $@
 
-# The default run takes ~85 min on 2 AVX512-BF16 cores (README: Configs); logs are under logs/<run>/.
+# The default run's measured time is in README: Configs; logs are under logs/<run>/.
 # Then the self-contained HTML report (every figure with its caption, offline).
 reproduce: install
 	$(BIN)/snakemake --workflow-profile workflow/profiles/default --cores $(CORES) --configfile $(CONFIG)
