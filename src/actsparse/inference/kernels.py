@@ -34,6 +34,7 @@ SOURCES = [
     CSRC / "sparse_ffn.cpp",
     CSRC / "sparse_ffn_avx2.cpp",
     CSRC / "decode_engine.cpp",
+    CSRC / "llama_engine.cpp",
     CSRC / "up_screen.cpp",
 ]
 ISAS = {"portable": 0, "avx2": 1, "avx512": 2}  # the C++ side's actsparse::Isa codes

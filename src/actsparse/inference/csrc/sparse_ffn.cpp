@@ -28,6 +28,7 @@
 
 void bind_decode_engine(pybind11::module& m);  // decode_engine.cpp
 void bind_up_screen(pybind11::module& m);      // up_screen.cpp
+void bind_llama_engine(pybind11::module& m);   // llama_engine.cpp
 
 namespace {
 
@@ -979,4 +980,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         "every row of a block-sparse matrix checked: row_ptr, block_col, vals, masks");
   bind_decode_engine(m);
   bind_up_screen(m);
+  bind_llama_engine(m);
 }
