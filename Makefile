@@ -8,7 +8,7 @@ CONFIG ?= config/config.yaml
 BIN    := $(VENV)/bin
 RUN    := $(shell sed -n 's/^run_name: *\([A-Za-z0-9_.-]*\).*/\1/p' $(CONFIG))
 
-.PHONY: install reproduce smoke test sanitize lint format clean
+.PHONY: install reproduce smoke test sanitize lint format clean llamacpp
 
 install: $(VENV)/.installed
 
@@ -48,6 +48,12 @@ sanitize: install
 	LD_PRELOAD="$(SANITIZE_LIBS)" $(BIN)/python -m pytest -q -p no:cacheprovider \
 	  -m "not slow" tests/test_kernels.py tests/test_up_screen.py tests/test_decode.py \
 	  tests/test_speculative_decode.py
+
+# llama.cpp for the pretrained_decode stage's comparison (optional: without it the stage
+# writes our rows and marks llama.cpp's `not run`): llama-cpp-python, pinned by sha256,
+# built from source for this CPU's ISA (AMX off) into the cache, once (~15 min per core).
+llamacpp: install
+	$(BIN)/python -c "from actsparse.inference import llamacpp as L; print(L.ensure(log=L.build_dir().with_suffix('.log')))"
 
 format: install
 	$(BIN)/ruff format src workflow/scripts tests

@@ -4,6 +4,7 @@
 import re
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from actsparse.core.code_digest import library_digest
 from actsparse.core.config import ConfigError, canonical, load_schema, validate_config
@@ -236,6 +237,16 @@ def measured_variants(stage):
     return TRAINED_VARIANTS if on else []
 
 
+# Decoding (pretrained.decode): every measured variant but the SiLU control (the dense
+# model's speed on a fine-tuned copy of itself), all in one job that runs alone.
+DECODE_VARIANTS = [v for v in measured_variants("decode") if v != "control"]
+
+
+def decode_models(w):
+    """The saved models the decode variants read, one each (cett_model's mapping)."""
+    return sorted({cett_model(SimpleNamespace(variant=v)) for v in DECODE_VARIANTS})
+
+
 INPUTS_VARIANTS = measured_variants("inputs")
 PARTS["pretrained_inputs"] = [
     f"{RES}/tables/parts/pretrained_inputs/{v}.parquet" for v in INPUTS_VARIANTS
@@ -348,6 +359,7 @@ TABLES = (
     + (["pretrained_cett"] if CETT_VARIANTS else [])
     + (["pretrained_inputs"] if INPUTS_VARIANTS else [])
     + (["pretrained_preact", "pretrained_aggregated"] if ANALYSIS_VARIANTS else [])
+    + (["pretrained_decode"] if DECODE_VARIANTS else [])
 )
 CLAIM_TABLES = [f"{RES}/tables/{t}.parquet" for t in TABLES if t != "claims"]
 # The figures this run draws: those whose tables it makes (the pretrained model's only

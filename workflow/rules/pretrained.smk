@@ -325,6 +325,31 @@ rule pretrained_analysis:
         "../scripts/pretrained_analysis.py"
 
 
+rule pretrained_decode:
+    input:
+        models=decode_models,
+        val=SPLITS["val"],
+    output:
+        table=f"{RES}/tables/pretrained_decode.parquet",
+    log:
+        f"{LOGS}/pretrained_decode.log",
+    benchmark:
+        f"{BENCH}/pretrained_decode.tsv"
+    conda:
+        "../envs/actsparse.yaml"
+    threads: workflow.cores  # alone on the machine: timings are not shared with other jobs
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    params:
+        lib=code("pretrained_decode.py"),
+        cfg=section("pretrained"),
+        variants=DECODE_VARIANTS,
+        gguf_dir=f"{RES}/models/pretrained/gguf",
+    script:
+        "../scripts/pretrained_decode.py"
+
+
 # The pretrained stages alone (config/smollm2.yaml runs them at full budget):
 #   snakemake pretrained_all --cores 2 --configfile config/smollm2.yaml
 rule pretrained_all:

@@ -126,12 +126,13 @@ class LlamaEngine:
         self.activation = act
         self.isa = K.isa_name(settings.isa)
         model = lm.hf.model
-        head = lm.hf.lm_head.weight
+        embed = _f32(model.embed_tokens.weight)
+        head = _f32(lm.hf.lm_head.weight)  # the same storage when tied: copied once
         self._engine = K.extension().LlamaEngineCpp(
             [layer_tensors(b, settings.path) for b in model.layers],
-            _f32(model.embed_tokens.weight),
+            embed,
             _f32(model.norm.weight),
-            _f32(head),
+            head,
             cfg.num_attention_heads,
             cfg.num_key_value_heads,
             rope_theta(cfg),
@@ -145,6 +146,11 @@ class LlamaEngine:
             K.isa_code(self.isa),
             settings.threads,
         )
+
+    @property
+    def huge_pages(self) -> bool:
+        """Whether the OS took the weights' transparent-huge-page advice (madvise)."""
+        return self._engine.huge_pages()
 
     def step(self, token: int) -> torch.Tensor:
         """Logits [vocab] after feeding one token at the next position."""

@@ -75,7 +75,7 @@ def _llama_cpp_permute(w: np.ndarray, n_head: int) -> np.ndarray:
     )
 
 
-def write_tiny_gguf(path: str | Path, seed: int = 0) -> Path:
+def write_tiny_gguf(path: str | Path, seed: int = 0, merge: bool = False) -> Path:
     """The tiny Llama written as an fp32 GGUF file with gguf's writer (tokenizer included),
     so the GGUF code path is tested without the 93 MB SmolLM2 download. Loaded back it
     gives the Hugging Face model's logits exactly."""
@@ -106,6 +106,8 @@ def write_tiny_gguf(path: str | Path, seed: int = 0) -> Path:
     w.add_token_list(tokens)
     w.add_token_types([1] * len(tokens))
     w.add_token_scores([0.0] * len(tokens))  # no merges: every byte is a token
+    if merge:  # llama.cpp refuses a BPE vocabulary without merges (transformers needs none)
+        w.add_token_merges(["\u0120 \u0120"])  # never applied: llama.cpp is fed token ids
     w.add_bos_token_id(tok.bos_token_id)
     w.add_eos_token_id(tok.eos_token_id)
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, cfg.num_hidden_layers)

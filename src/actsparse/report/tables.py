@@ -218,6 +218,33 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("isa", STR),
         ("cpu_model", STR),
     ),
+    # The pretrained model decoded token by token (batch 1, greedy): our C++ engine's paths
+    # (engine actsparse) and llama.cpp's formats (engine llama.cpp) on the same weights,
+    # prompt, new tokens and threads. status: ok, or "not run: <why>" (no timing then).
+    "pretrained_decode": _schema(
+        ("engine", STR),  # actsparse | llama.cpp (variant: dense | hard_swap | relufy_<s> | ...)
+        ("path", STR),  # dense | sparse | screened (llama.cpp: dense)
+        ("weights", STR),  # fp32 (ours) | Q4_1 | F32 | Q8_0 (llama.cpp's GGUF)
+        ("threads", I64),
+        ("prompt_tokens", I64),
+        ("new_tokens", I64),
+        ("tokens_per_s", F64),  # best of the repeats
+        ("speedup_vs_dense_path", F64),  # over our dense path on the same variant
+        ("ideal_speedup", F64),  # dense weight bytes per token over this path's
+        ("fraction_of_ideal", F64),  # speedup_vs_dense_path / ideal_speedup
+        ("speedup_vs_llamacpp_f32", F64),  # over llama.cpp F32 (dense model) at these threads
+        ("act_sparsity", F64),
+        ("gate_rows", F64),  # fractions of FFN rows read per projection
+        ("up_rows", F64),
+        ("down_rows", F64),
+        ("greedy_identical", BOOL),  # same tokens as our dense path of the same variant
+        ("same_tokens_as_llamacpp_f32", BOOL),
+        ("tokens", pa.list_(I64)),  # the greedy continuation
+        ("huge_pages", BOOL),  # the OS took the weights' huge-page advice
+        ("status", STR),
+        ("isa", STR),
+        ("cpu_model", STR),
+    ),
     # RSB Fig. 2: from-scratch models with x * sigmoid(beta x) (beta = inf: ReLU).
     "activation_family": _schema(*FINETUNE, ("beta", F64)),
     # RSB Fig. 8: shifted ReLU fine-tuned like the plain ReLU (compare relufy_lam0).

@@ -19,9 +19,16 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <map>
 #include <string>
+#include <memory>
 #include <vector>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "sparse_ffn.h"
 
@@ -67,6 +74,41 @@ LlamaLayer llama_layer_from(const std::map<std::string, torch::Tensor>& named, s
 }
 
 const float* fptr(const torch::Tensor& t) { return t.data_ptr<float>(); }
+
+// The weights, copied into one block of memory backed by transparent huge pages where the
+// OS allows (madvise): a decode step streams every weight once, and with 4 KiB pages the
+// TLB misses cost a quarter of the bandwidth on our VMs (measured: 9.6 -> 13.4 GB/s for a
+// 113 MB GEMV on one core); llama.cpp's mmap'ed weights get the same treatment from the
+// page cache. Tensors are views into the block, which lives as long as any of them.
+class Arena {
+ public:
+  explicit Arena(const std::vector<torch::Tensor*>& tensors) {
+    constexpr size_t kAlign = 64, kHuge = size_t{2} << 20;
+    size_t total = 0;
+    for (const torch::Tensor* t : tensors) total += round_up(t->nbytes(), kAlign);
+    total = std::max(round_up(total, kHuge), kHuge);
+    void* raw = std::aligned_alloc(kHuge, total);
+    TORCH_CHECK(raw, "llama engine: cannot allocate ", total, " bytes for the weights");
+    block_ = std::shared_ptr<char>(static_cast<char*>(raw), [](char* p) { std::free(p); });
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    huge_pages_ = madvise(raw, total, MADV_HUGEPAGE) == 0;
+#endif
+    size_t at = 0;
+    for (torch::Tensor* t : tensors) {
+      char* dst = block_.get() + at;
+      std::memcpy(dst, t->data_ptr(), t->nbytes());
+      auto keep = block_;
+      *t = torch::from_blob(dst, t->sizes(), [keep](void*) {}, t->options());
+      at += round_up(t->nbytes(), kAlign);
+    }
+  }
+  bool huge_pages() const { return huge_pages_; }
+
+ private:
+  static size_t round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
+  std::shared_ptr<char> block_;
+  bool huge_pages_ = false;
+};
 
 // [lo, hi) of n split in `parts` near-equal pieces, piece p.
 std::pair<int64_t, int64_t> share(int64_t n, int64_t parts, int64_t p) {
@@ -126,6 +168,17 @@ class LlamaEngineCpp {
     const int64_t kv = n_kv_head_ * hd_;
     kcache_.assign(layers_.size() * T_ * kv, 0.0f);
     vcache_.assign(layers_.size() * T_ * kv, 0.0f);
+    std::vector<torch::Tensor*> weights = {&embed_, &final_norm_, &head_};
+    for (LlamaLayer& L : layers_)
+      for (torch::Tensor* t : {&L.attn_norm, &L.q_w, &L.k_w, &L.v_w, &L.o_w, &L.ffn_norm,
+                               &L.gate_w, &L.up_w, &L.down_w, &L.down_t, &L.gate_q,
+                               &L.gate_qsum, &L.gate_factors})
+        if (t->defined() && t->numel() > 0) weights.push_back(t);
+    // a tied head (SmolLM2's) is the embedding's storage: copied once
+    const bool tied = head_.data_ptr() == embed_.data_ptr() && head_.sizes() == embed_.sizes();
+    if (tied) weights.erase(weights.begin() + 2);
+    huge_pages_ = Arena(weights).huge_pages();
+    if (tied) head_ = embed_;
     inv_freq_.resize(hd_ / 2);  // transformers' default RoPE: theta^(-2i / hd), in float32
     for (int64_t i = 0; i < hd_ / 2; ++i)
       inv_freq_[i] = static_cast<float>(1.0 / std::pow(rope_theta, 2.0 * i / hd_));
@@ -201,6 +254,7 @@ class LlamaEngineCpp {
   }
 
   int64_t pos() const { return pos_; }
+  bool huge_pages() const { return huge_pages_; }
   // Per generated token and layer, summed: FFN rows read of F (gate, up, down) and zero
   // activations.
   std::map<std::string, int64_t> counts() const {
@@ -410,6 +464,7 @@ class LlamaEngineCpp {
   int64_t T_, path_;
   Isa isa_;
   int64_t threads_;
+  bool huge_pages_ = false;
   int64_t V_ = 0, D_ = 0, F_ = 0, hd_ = 0, pos_ = 0;
   int64_t steps_ = 0, gate_rows_ = 0, up_rows_ = 0, down_rows_ = 0, zeros_ = 0;
   std::vector<float> inv_freq_, kcache_, vcache_;
@@ -427,5 +482,6 @@ void bind_llama_engine(pybind11::module& m) {
       .def("generate", &LlamaEngineCpp::generate)
       .def("reset", &LlamaEngineCpp::reset)
       .def("pos", &LlamaEngineCpp::pos)
+      .def("huge_pages", &LlamaEngineCpp::huge_pages)
       .def("counts", &LlamaEngineCpp::counts);
 }

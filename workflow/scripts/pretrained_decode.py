@@ -1,0 +1,59 @@
+"""Rule pretrained_decode: tokens/s of the pretrained model decoded token by token in our C++
+Llama engine (dense, sparse and screened paths) on the dense model, its hard swap and every
+relufied model, and of llama.cpp on the same weights; alone on the machine."""
+
+import sys
+
+if "snakemake" not in globals():  # run by hand: python workflow/scripts/pretrained_decode.py --help
+    from _standalone import mock_snakemake
+
+    snakemake = mock_snakemake("pretrained_decode", __doc__)
+sys.stderr = open(snakemake.log[0], "w")
+
+from pathlib import Path
+
+import torch
+
+from actsparse.inference import kernels as K
+from actsparse.inference import llama_benchmark as B
+from actsparse.inference.llama_decode import UnsupportedModel
+from actsparse.pretrained import source, stages, text
+from actsparse.report.tables import write_table
+
+cfg = snakemake.params.cfg
+p = cfg["pretrained"]
+d = p["decode"]
+torch.set_num_threads(1)  # the engine and llama.cpp take their own thread counts
+models = {Path(m).name: m for m in snakemake.input.models}
+
+
+def model_dir(variant: str) -> str:
+    return models["dense" if variant == "hard_swap" else variant.split("_fat")[0]]
+
+
+def run() -> tuple[list[dict], str | None]:
+    if why := K.unavailable():
+        return [], why
+    dense = stages.load_variant(model_dir("dense"), "dense", p["hard_swap_activation"])
+    ids = text.tokenize(dense.tokenizer, Path(snakemake.input.val).read_bytes()).ids
+    setup = B.DecodeSetup(
+        [int(t) for t in ids[: d["prompt_tokens"]]], d["new_tokens"], d["threads"], d["repeats"]
+    )
+    rows = []
+    for variant in snakemake.params.variants:
+        lm = stages.load_variant(model_dir(variant), variant, p["hard_swap_activation"])
+        try:
+            rows += B.engine_rows(variant, lm, setup)
+        except UnsupportedModel as e:
+            return [], f"not run: {e}"
+    files = source.resolve(p["source"])
+    gguf = files.path if files.kind == "gguf" else None
+    work = Path(snakemake.params.gguf_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    rows += B.llamacpp_rows(gguf, d["llamacpp"], setup, work)
+    rows += B.relufied_llamacpp_rows(snakemake.params.variants, setup)
+    return B.compare(rows), None
+
+
+rows, status = run()
+write_table("pretrained_decode", rows, snakemake.output.table, cfg, status=status)
