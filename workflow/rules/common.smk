@@ -239,7 +239,21 @@ def measured_variants(stage):
 
 # Decoding (pretrained.decode): every measured variant but the SiLU control (the dense
 # model's speed on a fine-tuned copy of itself), all in one job that runs alone.
-DECODE_VARIANTS = [v for v in measured_variants("decode") if v != "control"]
+def decode_variants():
+    """pretrained.decode.variants, each one the run makes, or by default every trained
+    variant but the control."""
+    chosen = config["pretrained"]["decode"]["variants"] if PRETRAINED else []
+    known = set(TRAINED_VARIANTS) | set(CETT_VARIANTS)
+    if unknown := [v for v in chosen if v not in known]:
+        raise ConfigError(
+            f"pretrained.decode.variants: {unknown} are not made by this run; "
+            f"known: {sorted(known)}"
+        )
+    measured = [v for v in measured_variants("decode") if v != "control"]
+    return chosen if chosen and measured else measured
+
+
+DECODE_VARIANTS = decode_variants()
 
 
 def decode_models(w):
