@@ -266,6 +266,11 @@ PARTS["pretrained_inputs"] = [
     f"{RES}/tables/parts/pretrained_inputs/{v}.parquet" for v in INPUTS_VARIANTS
 ]
 ANALYSIS_VARIANTS = measured_variants("analysis")
+# Fig. 7c needs exact zeros to reuse: the SiLU models (dense, control) have none
+REUSE_VARIANTS = [v for v in ANALYSIS_VARIANTS if v not in ("dense", "control")]
+PARTS["pretrained_reuse"] = [
+    f"{RES}/tables/parts/pretrained_reuse/{v}.parquet" for v in REUSE_VARIANTS
+]
 for _stage in ("pretrained_preact", "pretrained_aggregated"):
     PARTS[_stage] = [
         f"{RES}/tables/parts/{_stage}/{v}.parquet" for v in ANALYSIS_VARIANTS
@@ -373,6 +378,7 @@ TABLES = (
     + (["pretrained_cett"] if CETT_VARIANTS else [])
     + (["pretrained_inputs"] if INPUTS_VARIANTS else [])
     + (["pretrained_preact", "pretrained_aggregated"] if ANALYSIS_VARIANTS else [])
+    + (["pretrained_reuse"] if REUSE_VARIANTS else [])
     + (["pretrained_decode"] if DECODE_VARIANTS else [])
 )
 CLAIM_TABLES = [f"{RES}/tables/{t}.parquet" for t in TABLES if t != "claims"]

@@ -325,6 +325,31 @@ rule pretrained_analysis:
         "../scripts/pretrained_analysis.py"
 
 
+rule pretrained_reuse:
+    input:
+        model=cett_model,
+        val=SPLITS["val"],
+    output:
+        table=f"{RES}/tables/parts/pretrained_reuse/{{variant}}.parquet",
+    log:
+        f"{LOGS}/pretrained_reuse/{{variant}}.log",
+    benchmark:
+        f"{BENCH}/pretrained_reuse/{{variant}}.tsv"
+    wildcard_constraints:
+        variant="|".join(map(re.escape, REUSE_VARIANTS)) or "none",
+    conda:
+        "../envs/actsparse.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=30,
+    params:
+        lib=code("pretrained_reuse.py"),
+        cfg=section("pretrained"),
+    script:
+        "../scripts/pretrained_reuse.py"
+
+
 rule pretrained_decode:
     input:
         models=decode_models,

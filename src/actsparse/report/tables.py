@@ -394,6 +394,15 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("unused_frac", F64),
         ("act_sparsity", F64),  # the layer's mean per-token sparsity s_i
     ),
+    # RSB Fig. 7c on the pretrained model (variant: hard_swap | relufy_<s> | ...): as reuse.
+    "pretrained_reuse": _schema(
+        ("model", STR),
+        ("gamma", I64),
+        ("kind", STR),  # none | reuse | random
+        ("ce", F64),  # nats per token after the prompt
+        ("ppl", F64),
+        ("kept_frac", F64),
+    ),
     # RSB Fig. 5: binned FFN pre-activation densities per layer (variant: dense | swapped |
     # relufied).
     "preact": _schema(
