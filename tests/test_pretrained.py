@@ -379,6 +379,33 @@ def test_fig5_and_fig7_on_a_pretrained_model(tiny_dirs, family):
     assert all(r["unused_frac"] == 0.0 for r in dense if r["kind"] == "observed")
 
 
+@pytest.mark.parametrize("family", FAMILIES)
+def test_fig7c_reuse_on_a_pretrained_model(tiny_dirs, family):
+    """A SiLU model has no zero to reuse: every neuron stays allowed and the perplexity is
+    the unrestricted one, exactly. Relufied, the reuse windows keep only part of the
+    neurons, and `none` is one value for every gamma."""
+    from actsparse.pretrained import analysis, stages
+
+    lm = load(tiny_dirs[family])
+    val = stages.windows(lm, TEXT, 32, 3)
+    silu = analysis.reuse_rows(lm, val, 8, [2, 8], 2, seed=0)
+    none = [r["ce"] for r in silu if r["kind"] == "none"]
+    assert none[0] == none[1]
+    for r in silu:
+        assert r["kept_frac"] == 1.0 and r["ce"] == pytest.approx(none[0], abs=1e-6)
+    lm.set_activation("relu")
+    rows = analysis.reuse_rows(lm, val, 8, [2, 8], 2, seed=0)
+    by = {(r["gamma"], r["kind"]): r for r in rows}
+    for g in (2, 8):
+        assert 0.0 < by[(g, "reuse")]["kept_frac"] < 1.0
+        # (the random run's later windows see other hidden states, so its kept share is
+        # its own: the same size as each window's active set in that run)
+        assert 0.0 < by[(g, "random")]["kept_frac"] < 1.0
+        assert by[(g, "reuse")]["ce"] != by[(g, "none")]["ce"]
+    with pytest.raises(ValueError, match="do not fit in 31 positions"):
+        analysis.reuse_rows(lm, val, 8, [12], 2, seed=0)
+
+
 def test_layer_histograms_added_in_batches_equal_one_pass():
     from actsparse.analysis.preact import LayerHistograms, histogram_rows
 
