@@ -51,7 +51,13 @@ def test_the_build_names_its_isa_and_never_amx():
     assert "-DGGML_NATIVE=OFF" in args and "-DGGML_AVX512=OFF" in args
     assert all(f"-DGGML_AMX_{x}=OFF" in args for x in ("TILE", "INT8", "BF16"))
     assert "-DGGML_AVX512=ON" in LC.cmake_args("avx512")
-    assert LC.build_isa() in K.supported_isas()
+    assert "-DGGML_AVX2=OFF" in LC.cmake_args("generic")
+    # the CPU's flags decide, AMX or not: an Intel Xeon listing AMX still gets avx512
+    xeon = LC.AVX512_FLAGS | LC.AVX2_FLAGS | {"amx_tile", "amx_int8", "amx_bf16"}
+    assert LC.build_isa(xeon) == "avx512"
+    assert LC.build_isa(LC.AVX2_FLAGS | {"avx512f"}) == "avx2"  # AVX-512 without BW/VL
+    assert LC.build_isa({"neon", "asimd"}) == "generic"
+    assert LC.build_isa() == ("avx512" if "avx512" in K.supported_isas() else "avx2")
 
 
 def test_without_a_build_llamacpp_rows_say_why(tmp_path, monkeypatch, tiny_gguf):

@@ -33,7 +33,6 @@ import numpy as np
 
 from actsparse.core.corpus import default_cache_dir
 from actsparse.core.registry import Artifact, fetch_archive
-from actsparse.inference import kernels as K
 
 LLAMA_CPP = Artifact(
     "llama-cpp-python",
@@ -54,14 +53,39 @@ class LlamaCppUnavailable(RuntimeError):
     """llama.cpp is not built here (or could not be loaded)."""
 
 
-def build_isa() -> str:
-    """The instruction set the cached build targets: the best of ours this CPU runs."""
-    return "avx512" if "avx512" in K.supported_isas() else "avx2"
+# ggml's GGML_AVX512 compiles for these (its cmake adds -mavx512{f,cd,vl,dq,bw})
+AVX512_FLAGS = {"avx512f", "avx512cd", "avx512vl", "avx512dq", "avx512bw"}
+AVX2_FLAGS = {"avx", "avx2", "fma", "f16c"}
+
+
+def cpu_flags() -> set[str]:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def build_isa(flags: set[str] | None = None) -> str:
+    """The instruction set the cached build targets, from the CPU's flags (AMX is never
+    used, listed or not): avx512, avx2, or generic (no x86 SIMD options; any other CPU)."""
+    flags = cpu_flags() if flags is None else flags
+    if AVX512_FLAGS <= flags:
+        return "avx512"
+    return "avx2" if AVX2_FLAGS <= flags else "generic"
 
 
 def cmake_args(isa: str) -> list[str]:
-    on = ["AVX", "AVX2", "FMA", "F16C"] + (["AVX512"] if isa == "avx512" else [])
-    off = ["AMX_TILE", "AMX_INT8", "AMX_BF16"] + ([] if isa == "avx512" else ["AVX512"])
+    simd = {
+        "avx512": ["AVX", "AVX2", "FMA", "F16C", "AVX512"],
+        "avx2": ["AVX", "AVX2", "FMA", "F16C"],
+    }
+    on = simd.get(isa, [])
+    off = ["AMX_TILE", "AMX_INT8", "AMX_BF16"] + [
+        f for f in ("AVX", "AVX2", "FMA", "F16C", "AVX512") if f not in on
+    ]
     return [
         "-DGGML_NATIVE=OFF",
         *(f"-DGGML_{f}=ON" for f in on),
