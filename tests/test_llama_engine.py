@@ -16,6 +16,7 @@ from actsparse.inference.llama_decode import (
     layer_tensors,
 )
 from actsparse.pretrained.lm import PretrainedLM
+from actsparse.pretrained.tiny import llama_config
 
 pytestmark = pytest.mark.skipif(bool(K.unavailable()), reason=str(K.unavailable()))
 
@@ -25,21 +26,10 @@ RTOL = 1e-4
 
 
 def tiny_llama(hidden: int = 32, seed: int = 0, **cfg) -> PretrainedLM:
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
 
     torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=97,
-        hidden_size=hidden,
-        intermediate_size=72,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=128,
-        tie_word_embeddings=True,
-        hidden_act="silu",
-        **cfg,
-    )
+    config = llama_config(97, hidden_size=hidden, intermediate_size=72, **cfg)
     hf = LlamaForCausalLM(config).eval()
     with torch.no_grad():  # weights larger than the init's, so activations are far from 0
         for p in hf.parameters():

@@ -27,25 +27,33 @@ def byte_tokenizer():  # noqa: ANN201
     )
 
 
+def llama_config(vocab: int, **overrides):  # noqa: ANN201 (a transformers LlamaConfig)
+    """The tiny Llama's shape (SwiGLU, RMSNorm, RoPE, GQA 4/2 heads, tied head); tests vary
+    it through overrides."""
+    from transformers import LlamaConfig
+
+    shape = dict(
+        vocab_size=vocab,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+        tie_word_embeddings=True,
+        hidden_act="silu",
+    )
+    return LlamaConfig(**{**shape, **overrides})
+
+
 def write_tiny(directory: str | Path, family: str = "llama", seed: int = 0) -> Path:
-    from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+    from transformers import GPT2Config, GPT2LMHeadModel, LlamaForCausalLM
 
     torch.manual_seed(seed)
     tok = byte_tokenizer()
     vocab = len(tok)
     if family == "llama":
-        cfg = LlamaConfig(
-            vocab_size=vocab,
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=128,
-            tie_word_embeddings=True,
-            hidden_act="silu",
-        )
-        model = LlamaForCausalLM(cfg)
+        model = LlamaForCausalLM(llama_config(vocab))
     elif family == "gpt2":
         cfg = GPT2Config(
             vocab_size=vocab,
