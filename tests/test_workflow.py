@@ -140,6 +140,7 @@ FIGURES = [
     "cett",
     "pretrained_cett",
     "pretrained_analysis",
+    "pretrained_decode",
 ]
 
 

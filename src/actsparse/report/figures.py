@@ -11,7 +11,11 @@ import pandas as pd
 
 from actsparse.report import tables as results
 from actsparse.report.figure_style import LN2, finish, label, plt, save_figure
-from actsparse.report.figures_pretrained import pretrained_analysis, pretrained_sparsity
+from actsparse.report.figures_pretrained import (
+    pretrained_analysis,
+    pretrained_decode,
+    pretrained_sparsity,
+)
 from actsparse.report.figures_rsb import (
     activation_family,
     aggregated,
@@ -272,6 +276,7 @@ FIGURES = {
         pretrained_analysis,
         ["pretrained_preact", "pretrained_aggregated"],
     ),
+    "pretrained_decode": (pretrained_decode, ["pretrained_decode"]),
     "pretrained_sparsity": (
         pretrained_sparsity,
         ["pretrained_quality", "pretrained_zeroshot", "pretrained_relufy", "pretrained_control"],

@@ -82,3 +82,33 @@ def pretrained_analysis(t: dict[str, pd.DataFrame], paths: Sequence[str | Path],
     finish(ax, "aggregated sparsity (mean over layers)", "prompt tokens t", "fraction unused")
     ax.legend(fontsize=6)
     save_figure(fig, paths, dpi)
+
+
+def pretrained_decode(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi: int) -> None:
+    """Tokens/s of batch-1 greedy decoding per variant and path (ours, fp32), with llama.cpp's
+    formats on the dense model as reference lines, one panel per thread count."""
+    d = t["pretrained_decode"]
+    d = d[d.status == "ok"]
+    threads = sorted(d.threads.unique())
+    fig, axes = plt.subplots(1, len(threads), figsize=(6.4 * len(threads), 3.8), squeeze=False)
+    ours = d[d.engine == "actsparse"]
+    variants = list(dict.fromkeys(ours.variant))
+    paths_ = [p for p in ("dense", "sparse", "screened") if p in set(ours.path)]
+    width = 0.8 / max(len(paths_), 1)
+    for ax, n in zip(axes[0], threads, strict=True):
+        here = ours[ours.threads == n]
+        for j, path in enumerate(paths_):
+            rows = here[here.path == path].set_index("variant").reindex(variants)
+            x = [i + (j - (len(paths_) - 1) / 2) * width for i in range(len(variants))]
+            ax.bar(x, rows.tokens_per_s, width, label=f"ours, {path}", color=f"C{j}")
+        lcpp = d[(d.engine == "llama.cpp") & (d.threads == n)]
+        for k, (_, r) in enumerate(lcpp.iterrows()):
+            ax.axhline(
+                r.tokens_per_s, ls="--", lw=1, color=f"C{k + 3}", label=f"llama.cpp {r.weights}"
+            )
+        ax.set_xticks(range(len(variants)), variants, rotation=30, ha="right", fontsize=7)
+        finish(
+            ax, f"decode, {n} thread(s) ({d.cpu_model.iloc[0]}, {d.isa.iloc[0]})", "", "tokens / s"
+        )
+        ax.legend(fontsize=6)
+    save_figure(fig, paths, dpi)
