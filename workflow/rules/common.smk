@@ -256,9 +256,15 @@ def decode_variants():
 DECODE_VARIANTS = decode_variants()
 
 
+def decode_model_dirs():
+    """Each decode variant's saved model (cett_model's mapping: the hard swap reads the dense
+    model, a FATReLU variant its relufied one)."""
+    return {v: cett_model(SimpleNamespace(variant=v)) for v in DECODE_VARIANTS}
+
+
 def decode_models(w):
-    """The saved models the decode variants read, one each (cett_model's mapping)."""
-    return sorted({cett_model(SimpleNamespace(variant=v)) for v in DECODE_VARIANTS})
+    """The saved models the decode variants read, one each."""
+    return sorted(set(decode_model_dirs().values()))
 
 
 INPUTS_VARIANTS = measured_variants("inputs")

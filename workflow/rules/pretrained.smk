@@ -369,7 +369,7 @@ rule pretrained_decode:
     params:
         lib=code("pretrained_decode.py"),
         cfg=section("pretrained"),
-        variants=DECODE_VARIANTS,
+        model_dirs=decode_model_dirs(),
         gguf_dir=f"{RES}/models/pretrained/gguf",
     script:
         "../scripts/pretrained_decode.py"

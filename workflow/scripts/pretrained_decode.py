@@ -24,24 +24,20 @@ cfg = snakemake.params.cfg
 p = cfg["pretrained"]
 d = p["decode"]
 torch.set_num_threads(1)  # the engine and llama.cpp take their own thread counts
-models = {Path(m).name: m for m in snakemake.input.models}
-
-
-def model_dir(variant: str) -> str:
-    return models["dense" if variant == "hard_swap" else variant.split("_fat")[0]]
+model_dirs = snakemake.params.model_dirs  # variant -> its saved model (common.smk)
 
 
 def run() -> tuple[list[dict], str | None]:
     if why := K.unavailable():
         return [], why
-    dense = stages.load_variant(model_dir("dense"), "dense", p["hard_swap_activation"])
+    dense = stages.load_variant(model_dirs["dense"], "dense", p["hard_swap_activation"])
     ids = text.tokenize(dense.tokenizer, Path(snakemake.input.val).read_bytes()).ids
     setup = B.DecodeSetup(
         [int(t) for t in ids[: d["prompt_tokens"]]], d["new_tokens"], d["threads"], d["repeats"]
     )
     rows = []
-    for variant in snakemake.params.variants:
-        lm = stages.load_variant(model_dir(variant), variant, p["hard_swap_activation"])
+    for variant, directory in model_dirs.items():
+        lm = stages.load_variant(directory, variant, p["hard_swap_activation"])
         try:
             rows += B.engine_rows(variant, lm, setup)
         except UnsupportedModel as e:
@@ -51,7 +47,7 @@ def run() -> tuple[list[dict], str | None]:
     work = Path(snakemake.params.gguf_dir)
     work.mkdir(parents=True, exist_ok=True)
     rows += B.llamacpp_rows(gguf, d["llamacpp"], setup, work)
-    rows += B.relufied_llamacpp_rows(snakemake.params.variants, setup)
+    rows += B.relufied_llamacpp_rows(list(model_dirs), setup)
     return B.compare(rows), None
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from actsparse.inference import kernels as K
 from actsparse.inference import llamacpp as LC
-from actsparse.inference.llama_decode import EngineSettings, LlamaEngine, available_paths
+from actsparse.inference.llama_decode import EngineSettings, LlamaEngine, paths_for
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def ideal_speedup(counts: dict[str, int], rows: dict[str, float], screened: bool
 def engine_rows(variant: str, lm, setup: DecodeSetup) -> list[dict]:  # noqa: ANN001
     """Every path the variant's gate allows, at every thread count."""
     rows = []
-    paths = available_paths_of(lm)
+    paths = paths_for(lm)
     counts = weight_counts(lm)
     max_tokens = len(setup.prompt) + setup.new_tokens
     for threads in setup.threads:
@@ -97,27 +97,23 @@ def engine_rows(variant: str, lm, setup: DecodeSetup) -> list[dict]:  # noqa: AN
     return rows
 
 
-def available_paths_of(lm) -> list[str]:  # noqa: ANN001
-    from actsparse.inference.llama_decode import gate_activation
-
-    return available_paths(gate_activation(lm.activation, lm.act_beta))
+def _llamacpp_row(variant: str, fmt: str, threads: int, setup: DecodeSetup, status: str) -> dict:
+    """What every llama.cpp row carries, run or not."""
+    return {
+        "engine": "llama.cpp",
+        "variant": variant,
+        "path": "dense",
+        "weights": fmt,
+        "threads": threads,
+        "prompt_tokens": len(setup.prompt),
+        "new_tokens": setup.new_tokens,
+        "status": status,
+        "cpu_model": K.cpu_model(),
+    }
 
 
 def not_run(variant: str, fmt: str, setup: DecodeSetup, why: str) -> list[dict]:
-    return [
-        {
-            "engine": "llama.cpp",
-            "variant": variant,
-            "path": "dense",
-            "weights": fmt,
-            "threads": t,
-            "prompt_tokens": len(setup.prompt),
-            "new_tokens": setup.new_tokens,
-            "status": f"not run: {why}",
-            "cpu_model": K.cpu_model(),
-        }
-        for t in setup.threads
-    ]
+    return [_llamacpp_row(variant, fmt, t, setup, f"not run: {why}") for t in setup.threads]
 
 
 def llamacpp_rows(
@@ -138,7 +134,7 @@ def llamacpp_rows(
             why = str(e)
     if why:
         return [r for fmt in formats for r in not_run("dense", fmt, setup, why)]
-    shipped = LC.gguf_type(gguf)
+    shipped, isa = LC.gguf_type(gguf), LC.build_isa()
     for fmt in formats:
         path = gguf if fmt == shipped else LC.convert_gguf(gguf, work / f"{fmt}.gguf", fmt)
         for threads in setup.threads:
@@ -146,20 +142,8 @@ def llamacpp_rows(
             runs = [model.generate(setup.prompt, setup.new_tokens) for _ in range(setup.repeats)]
             best = max(runs, key=lambda r: r.tokens_per_s)
             rows.append(
-                {
-                    "engine": "llama.cpp",
-                    "variant": "dense",
-                    "path": "dense",
-                    "weights": fmt,
-                    "threads": threads,
-                    "prompt_tokens": len(setup.prompt),
-                    "new_tokens": setup.new_tokens,
-                    "tokens_per_s": best.tokens_per_s,
-                    "tokens": best.tokens,
-                    "status": "ok",
-                    "isa": LC.build_isa(),
-                    "cpu_model": K.cpu_model(),
-                }
+                _llamacpp_row("dense", fmt, threads, setup, "ok")
+                | {"tokens_per_s": best.tokens_per_s, "tokens": best.tokens, "isa": isa}
             )
             print(f"llama.cpp {fmt} x{threads}: {best.tokens_per_s:.1f} tok/s", file=sys.stderr)
     return rows

@@ -69,6 +69,11 @@ def available_paths(activation: str) -> list[str]:
     return ["dense"] if activation == "silu" else list(PATHS)
 
 
+def paths_for(lm) -> list[str]:  # noqa: ANN001 (a PretrainedLM)
+    """The paths a loaded model's gate allows."""
+    return available_paths(gate_activation(lm.activation, lm.act_beta))
+
+
 def _f32(t: torch.Tensor) -> torch.Tensor:
     return t.detach().float().contiguous()
 
@@ -117,13 +122,12 @@ class LlamaEngine:
         act = gate_activation(lm.activation, lm.act_beta)
         if settings.path not in PATHS:
             raise ValueError(f"unknown decode path {settings.path!r}; known: {PATHS}")
-        if settings.path not in available_paths(act):
+        if settings.path not in paths_for(lm):
             raise UnsupportedModel(
                 f"the {settings.path} path skips exact zeros; a {act} gate has none "
                 "(relufy the model, or run the dense path)"
             )
         self.settings = settings
-        self.activation = act
         self.isa = K.isa_name(settings.isa)
         model = lm.hf.model
         embed = _f32(model.embed_tokens.weight)

@@ -46,7 +46,6 @@ RELU_GATE_REASON = (
     "llama.cpp's llama architecture hard-codes a SiLU gate (LLM_FFN_SILU); no GGUF key "
     "sets its activation"
 )
-FORMATS = ("Q4_1", "F32", "Q8_0")
 
 
 class LlamaCppUnavailable(RuntimeError):
@@ -129,14 +128,15 @@ def ensure(cache: Path | None = None, log: Path | None = None) -> Path:
         sdist = fetch_archive(LLAMA_CPP, cache or default_cache_dir())
         tmp = target.with_name(target.name + ".partial")
         shutil.rmtree(tmp, ignore_errors=True)
+        args = " ".join(cmake_args(build_isa()))
         env = {
             **os.environ,
-            "CMAKE_ARGS": " ".join(cmake_args(build_isa())),
+            "CMAKE_ARGS": args,
             "CMAKE_BUILD_PARALLEL_LEVEL": str(os.cpu_count() or 1),
         }
         cmd = [sys.executable, "-m", "pip", "install", "--no-deps", "--disable-pip-version-check"]
         cmd += ["--target", str(tmp), str(sdist), DISKCACHE]
-        print(f"building llama.cpp ({env['CMAKE_ARGS']}): {' '.join(cmd)}", file=sys.stderr)
+        print(f"building llama.cpp ({args}): {' '.join(cmd)}", file=sys.stderr)
         with open(log or os.devnull, "w") as out:
             proc = subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
         if proc.returncode != 0:
@@ -144,7 +144,7 @@ def ensure(cache: Path | None = None, log: Path | None = None) -> Path:
                 f"building {LLAMA_CPP.requirement} failed (pip exit {proc.returncode}); "
                 f"see {log or 'the output above'}"
             )
-        (tmp / "BUILT").write_text(" ".join(cmake_args(build_isa())) + "\n")
+        (tmp / "BUILT").write_text(args + "\n")
         shutil.rmtree(target, ignore_errors=True)
         tmp.rename(target)
     return target
