@@ -277,13 +277,14 @@ class LlamaEngineCpp {
     }
   }
 
-  void rms_norm(const float* x, const float* w, float* y) const {
+  // y = RMSNorm(x) * w, then a ReLU where relu (stage 2, after the blocks' norms only).
+  void rms_norm(const float* x, const float* w, bool relu, float* y) const {
     float ss = 0.0f;
     for (int64_t d = 0; d < D_; ++d) ss += x[d] * x[d];
     const float inv = 1.0f / std::sqrt(ss / static_cast<float>(D_) + rms_eps_);
     for (int64_t d = 0; d < D_; ++d) {
       const float v = w[d] * (x[d] * inv);
-      y[d] = norm_relu_ ? std::max(v, 0.0f) : v;
+      y[d] = relu ? std::max(v, 0.0f) : v;
     }
   }
 
@@ -317,7 +318,7 @@ class LlamaEngineCpp {
       const LlamaLayer& L = layers_[l];
       float* K = kcache_.data() + l * T_ * kv;
       float* Vc = vcache_.data() + l * T_ * kv;
-      rms_norm(x_.data(), fptr(L.attn_norm), h_.data());
+      rms_norm(x_.data(), fptr(L.attn_norm), norm_relu_, h_.data());
       gemv(fptr(L.q_w), nullptr, h_.data(), qd, D, q_.data());
       gemv(fptr(L.k_w), nullptr, h_.data(), kv, D, K + t * kv);
       gemv(fptr(L.v_w), nullptr, h_.data(), kv, D, Vc + t * kv);
@@ -343,21 +344,14 @@ class LlamaEngineCpp {
       }
       gemv(fptr(L.o_w), nullptr, att_.data(), D, qd, tmp_.data());
       for (int64_t d = 0; d < D; ++d) x_[d] += tmp_[d];
-      rms_norm(x_.data(), fptr(L.ffn_norm), h_.data());
+      rms_norm(x_.data(), fptr(L.ffn_norm), norm_relu_, h_.data());
       ffn(L, h_.data(), tmp_.data());
       for (int64_t d = 0; d < D; ++d) x_[d] += tmp_[d];
     }
-    rms_norm_final();
+    rms_norm(x_.data(), fptr(final_norm_), false, h_.data());
     gemv(fptr(head_), nullptr, h_.data(), V_, D, logits);
     ++pos_;
     ++steps_;
-  }
-
-  void rms_norm_final() {
-    const bool relu = norm_relu_;
-    norm_relu_ = false;  // stage 2 puts its ReLU after the blocks' norms, not the final one
-    rms_norm(x_.data(), fptr(final_norm_), h_.data());
-    norm_relu_ = relu;
   }
 
   // y [D] = down(act(gate(h)) * up(h)): the only part that differs between paths.
