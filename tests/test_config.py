@@ -67,6 +67,11 @@ def test_defaults_are_filled():
             "pretrained.prune.methods.0",
             "is not one of",
         ),
+        (
+            {"run_name": "x", "pretrained": {"decode": {"variants": ["relufy_lam0"]}}},
+            "pretrained.decode.variants",
+            "lacks 'dense'",
+        ),
     ],
 )
 def test_bad_config_is_rejected_naming_the_key(config, key, words):

@@ -199,6 +199,13 @@ def _check_cross_fields(cfg: dict[str, Any]) -> None:
                 f"config key 'pretrained.prune.match': {pt['prune']['match']!r} is not a "
                 f"variant pretrained.relufy makes; known: {known}"
             )
+    chosen = pt.get("decode", {}).get("variants") if pt else None
+    if chosen and "dense" not in chosen:  # the prompt's tokens and llama.cpp's rows need it
+        problems.append(
+            f"config key 'pretrained.decode.variants': {chosen} lacks 'dense' (the prompt is "
+            f"tokenized by it and llama.cpp is compared on it); add it, or leave the list "
+            f"empty for every trained variant"
+        )
     pre = cfg.get("preact", {})
     if pre and pre["lo"] >= pre["hi"]:
         problems.append(f"config key 'preact.lo': {pre['lo']} must be below preact.hi")
