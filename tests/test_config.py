@@ -63,6 +63,11 @@ def test_defaults_are_filled():
             "known: ['relufy_lam0']",
         ),
         (
+            {"run_name": "x", "pretrained": {"rsb": {"variants": ["stage2"], "stage1": "x"}}},
+            "pretrained.rsb.stage1",
+            "known: ['relufy_lam0']",
+        ),
+        (
             {"run_name": "x", "pretrained": {"prune": {"methods": ["sparsegpt"]}}},
             "pretrained.prune.methods.0",
             "is not one of",

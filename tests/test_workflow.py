@@ -565,6 +565,27 @@ def test_cuda_config_asks_the_cluster_for_a_gpu_for_training_only():
     assert "gpu=0" in job_blocks()["train_dense"]
 
 
+def test_cett_variants_pick_the_scored_models_and_an_unknown_one_is_named(tmp_path):
+    """pretrained.cett.variants: the CETT jobs are exactly the chosen ones (a full run can
+    afford a few of the 16 at ~5 min each); a variant the run does not make stops the plan."""
+    cfg = (REPO / "config/smoke.yaml").read_text()
+
+    def plan(variants: str) -> subprocess.CompletedProcess:
+        edited = cfg.replace("steps: 3}", f"steps: 3, variants: {variants}}}")
+        assert edited != cfg
+        (tmp_path / "edited.yaml").write_text(edited)
+        return snakemake(REPO, "-n", "--forceall", "--configfile", str(tmp_path / "edited.yaml"))
+
+    picked = plan("[dense, stage2]")
+    assert picked.returncode == 0, picked.stderr[-2000:]
+    assert planned_jobs(picked)["pretrained_cett"] == 2
+    wrong = plan("[dense, relufy_lam9]")
+    assert wrong.returncode != 0
+    assert "pretrained.cett.variants: ['relufy_lam9'] are not made by this run" in (
+        wrong.stdout + wrong.stderr
+    )
+
+
 def rule_scripts(repo: Path) -> dict[str, str]:
     """Rule -> the script it runs, read from the rule files."""
     found = {}

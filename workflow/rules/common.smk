@@ -200,8 +200,9 @@ PARTS["pretrained_zeroshot"] += [
     for m in PRETRAINED_PRUNE
 ]
 # CETT-PPL-p% (pretrained.cett) on the dense model, its hard swap and every relufied model,
-# each stage-1 model also with each FATReLU threshold (relufy_<s>_fat<T>).
-CETT_VARIANTS = (
+# each stage-1 model also with each FATReLU threshold (relufy_<s>_fat<T>): SCORED_VARIANTS
+# names every variant the run can score, CETT_VARIANTS those pretrained.cett.variants picks.
+SCORED_VARIANTS = (
     [
         "dense",
         "hard_swap",
@@ -213,9 +214,26 @@ CETT_VARIANTS = (
         ),
         *PRETRAINED_RSB,
     ]
-    if PRETRAINED and config["pretrained"]["cett"]["enabled"]
+    if PRETRAINED
     else []
 )
+
+
+def cett_variants():
+    """pretrained.cett.variants (each one the run makes), or by default all of them; none
+    where CETT is off."""
+    if not (PRETRAINED and config["pretrained"]["cett"]["enabled"]):
+        return []
+    chosen = config["pretrained"]["cett"]["variants"]
+    if unknown := [v for v in chosen if v not in SCORED_VARIANTS]:
+        raise ConfigError(
+            f"pretrained.cett.variants: {unknown} are not made by this run; "
+            f"known: {SCORED_VARIANTS}"
+        )
+    return [v for v in SCORED_VARIANTS if v in chosen] if chosen else SCORED_VARIANTS
+
+
+CETT_VARIANTS = cett_variants()
 PARTS["pretrained_cett"] = [
     f"{RES}/tables/parts/pretrained_cett/{v}.parquet" for v in CETT_VARIANTS
 ]
@@ -243,7 +261,7 @@ def decode_variants():
     """pretrained.decode.variants, each one the run makes, or by default every trained
     variant but the control."""
     chosen = config["pretrained"]["decode"]["variants"] if PRETRAINED else []
-    known = set(TRAINED_VARIANTS) | set(CETT_VARIANTS)
+    known = set(TRAINED_VARIANTS) | set(SCORED_VARIANTS)
     if unknown := [v for v in chosen if v not in known]:
         raise ConfigError(
             f"pretrained.decode.variants: {unknown} are not made by this run; "
@@ -302,6 +320,15 @@ PARTS["cett"] = [f"{RES}/tables/parts/cett/{v}.parquet" for v in BYTE_CETT_MODEL
 # The fine-tunes' params: the pretrained section (the source, context, windows and budget
 # they read) with the device; seed and run_name stamp the rows.
 PRETRAINED_FINETUNE_PARAMS = section("device", "pretrained")
+
+
+def rsb_start(w):
+    """The model an RSB variant is fine-tuned from: stage 2 from its stage-1 model (RSB
+    inserts the norms' ReLU after stage 1), dReLU and shifted ReLU from the dense one.
+    """
+    if w.variant == "stage2":
+        return f"{RES}/models/pretrained/{config['pretrained']['rsb']['stage1']}"
+    return PRETRAINED_DIR
 
 
 def pretrained_schedule(w):

@@ -184,7 +184,7 @@ rule pretrained_flops:
 
 rule pretrained_rsb:
     input:
-        model=PRETRAINED_DIR,
+        model=rsb_start,
         train=SPLITS["train"],
         val=SPLITS["val"],
         control=f"{RES}/tables/pretrained_control.parquet",

@@ -1,6 +1,7 @@
-"""Rule pretrained_rsb: one of RSB's other relufications of the pretrained model (stage 2,
-dReLU or shifted ReLU) fine-tuned from the dense model with the stage-1 budget and no L1,
-against the same compute-matched control; resumable; scored zero-shot like every variant."""
+"""Rule pretrained_rsb: one of RSB's other relufications of the pretrained model fine-tuned
+with the stage-1 budget and no L1, against the same compute-matched control; resumable;
+scored zero-shot like every variant. Stage 2 starts from a stage-1 model (the input the rule
+gives it), dReLU and shifted ReLU from the dense one."""
 
 import sys
 

@@ -190,15 +190,18 @@ def _check_cross_fields(cfg: dict[str, Any]) -> None:
             f"model.block_size ({model['block_size']})"
         )
     pt = cfg.get("pretrained", {})
-    if pt and pt["prune"]["methods"]:  # pruning matches a relufied model's FLOPs
+    if pt:  # pruning matches a relufied model's FLOPs; stage 2 starts from one
         r = pt["relufy"]
         known = [f"relufy_lam{float(x):g}" for x in r["lams"]]
         known += [f"relufy_{s['name']}" for s in r["schedules"]]
-        if pt["prune"]["match"] not in known:
-            problems.append(
-                f"config key 'pretrained.prune.match': {pt['prune']['match']!r} is not a "
-                f"variant pretrained.relufy makes; known: {known}"
-            )
+        named = {"prune.match": pt["prune"]["match"] if pt["prune"]["methods"] else None}
+        named["rsb.stage1"] = pt["rsb"]["stage1"] if "stage2" in pt["rsb"]["variants"] else None
+        for key, variant in named.items():
+            if variant is not None and variant not in known:
+                problems.append(
+                    f"config key 'pretrained.{key}': {variant!r} is not a variant "
+                    f"pretrained.relufy makes; known: {known}"
+                )
     chosen = pt.get("decode", {}).get("variants") if pt else None
     if chosen and "dense" not in chosen:  # the prompt's tokens and llama.cpp's rows need it
         problems.append(
