@@ -135,7 +135,7 @@ rule cett:
     benchmark:
         f"{BENCH}/cett/{{variant}}.tsv"
     wildcard_constraints:
-        variant="|".join(BYTE_CETT_MODELS) or "none",
+        variant="|".join(map(re.escape, BYTE_CETT_MODELS)) or "none",
     conda:
         "../envs/actsparse.yaml"
     threads: 1

@@ -300,16 +300,21 @@ for _stage in ("pretrained_preact", "pretrained_aggregated"):
         f"{RES}/tables/parts/{_stage}/{v}.parquet" for v in ANALYSIS_VARIANTS
     ]
 # CETT-PPL-p% (cett) on the byte model: each variant's saved model (the hard swap is made
-# from the dense one).
+# from the dense one; <stage-1 model>_fat<T> from that model with FATReLU at T).
+BYTE_STAGE1_MODELS = {
+    **{f"relufy_lam{l}": f"{RES}/models/relufy_lam{l}.pt" for l in config["relufy"]["lams"]},
+    **{f"relufy_sched_{s}": f"{RES}/models/relufy_sched_{s}.pt" for s in SCHEDULES},
+}
 BYTE_CETT_MODELS = (
     {
         "dense": DENSE,
         "hard_swap": DENSE,
+        **BYTE_STAGE1_MODELS,
         **{
-            f"relufy_lam{l}": f"{RES}/models/relufy_lam{l}.pt"
-            for l in config["relufy"]["lams"]
+            f"{v}_fat{t:g}": path
+            for v, path in BYTE_STAGE1_MODELS.items()
+            for t in config["relufy"]["fat_thresholds"]
         },
-        **{f"relufy_sched_{s}": f"{RES}/models/relufy_sched_{s}.pt" for s in SCHEDULES},
         "stage2": f"{RES}/models/stage2.pt",
         "shifted_relu": f"{RES}/models/shifted_relu.pt",
     }

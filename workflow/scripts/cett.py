@@ -1,7 +1,7 @@
 """Rule cett: CETT-PPL-p% of one byte-model variant (the dense model, its hard swap, a
-relufied model, stage 2 or shifted ReLU): per PPL rise, the share of inactive neurons at
-the largest shared CETT target whose perplexity stays within that rise of the dense
-model's, on the fixed validation windows."""
+relufied model, one with FATReLU, stage 2 or shifted ReLU): per PPL rise, the share of
+inactive neurons at the largest shared CETT target whose perplexity stays within that rise
+of the dense model's, on the fixed validation windows."""
 
 import sys
 
@@ -24,6 +24,8 @@ variant = snakemake.wildcards.variant
 model, _ = load_model(snakemake.input.model)
 if variant == "hard_swap":
     model.set_activation(cfg["hard_swap"]["activation"])
+elif "_fat" in variant:  # a stage-1 model with FATReLU at T, as the relufy stage scores it
+    model.set_activation("fatrelu", shift=float(variant.rsplit("_fat", 1)[1]))
 dense, _ = load_model(snakemake.input.dense)
 rows = byte_model_rows(
     model,
