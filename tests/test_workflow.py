@@ -207,11 +207,15 @@ def test_cett_puts_every_byte_variant_on_one_axis(smoke_run):
     every ReLU variant has its own; a larger rise never gives fewer inactive neurons."""
     df = pd.read_parquet(smoke_run / "results/smoke/tables/cett.parquet")
     # the relufied models as their files are named (relufy_lam<lam as the config holds it>)
-    expect = {"dense", "hard_swap", "relufy_lam0.0", "relufy_lam1.0", "relufy_sched_linear2"}
-    assert set(df["variant"]) == expect | {"stage2", "shifted_relu"} and len(df) == 14
+    stage1 = ["relufy_lam0.0", "relufy_lam1.0", "relufy_sched_linear2"]
+    fat = [f"{v}_fat0.05" for v in stage1]  # the smoke config's FATReLU threshold
+    expect = {"dense", "hard_swap", *stage1, *fat, "stage2", "shifted_relu"}
+    assert set(df["variant"]) == expect and len(df) == 20
     at = df.set_index(["variant", "rise"])
     assert (at.loc["dense", "exact_sparsity"] == 0).all()
     assert (at.loc["relufy_lam1.0", "exact_sparsity"] > 0.2).all()
+    for v, f in zip(stage1, fat, strict=True):  # FATReLU zeroes what ReLU does, and more
+        assert (at.loc[f, "exact_sparsity"] > at.loc[v, "exact_sparsity"]).all()
     assert (df["act_sparsity"] >= df["exact_sparsity"]).all()
     for v in set(df["variant"]):
         assert at.loc[(v, 0.05), "act_sparsity"] >= at.loc[(v, 0.01), "act_sparsity"]
