@@ -302,7 +302,10 @@ for _stage in ("pretrained_preact", "pretrained_aggregated"):
 # CETT-PPL-p% (cett) on the byte model: each variant's saved model (the hard swap is made
 # from the dense one; <stage-1 model>_fat<T> from that model with FATReLU at T).
 BYTE_STAGE1_MODELS = {
-    **{f"relufy_lam{l}": f"{RES}/models/relufy_lam{l}.pt" for l in config["relufy"]["lams"]},
+    **{
+        f"relufy_lam{l}": f"{RES}/models/relufy_lam{l}.pt"
+        for l in config["relufy"]["lams"]
+    },
     **{f"relufy_sched_{s}": f"{RES}/models/relufy_sched_{s}.pt" for s in SCHEDULES},
 }
 BYTE_CETT_MODELS = (
