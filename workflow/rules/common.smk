@@ -219,17 +219,21 @@ SCORED_VARIANTS = (
 )
 
 
+def check_made(key, chosen, made):
+    """A config list of variants (`key`) may name only those this run makes."""
+    if unknown := [v for v in chosen if v not in made]:
+        raise ConfigError(
+            f"{key}: {unknown} are not made by this run; known: {sorted(made)}"
+        )
+
+
 def cett_variants():
     """pretrained.cett.variants (each one the run makes), or by default all of them; none
     where CETT is off."""
     if not (PRETRAINED and config["pretrained"]["cett"]["enabled"]):
         return []
     chosen = config["pretrained"]["cett"]["variants"]
-    if unknown := [v for v in chosen if v not in SCORED_VARIANTS]:
-        raise ConfigError(
-            f"pretrained.cett.variants: {unknown} are not made by this run; "
-            f"known: {SCORED_VARIANTS}"
-        )
+    check_made("pretrained.cett.variants", chosen, SCORED_VARIANTS)
     return [v for v in SCORED_VARIANTS if v in chosen] if chosen else SCORED_VARIANTS
 
 
@@ -261,12 +265,9 @@ def decode_variants():
     """pretrained.decode.variants, each one the run makes, or by default every trained
     variant but the control."""
     chosen = config["pretrained"]["decode"]["variants"] if PRETRAINED else []
-    known = set(TRAINED_VARIANTS) | set(SCORED_VARIANTS)
-    if unknown := [v for v in chosen if v not in known]:
-        raise ConfigError(
-            f"pretrained.decode.variants: {unknown} are not made by this run; "
-            f"known: {sorted(known)}"
-        )
+    check_made(
+        "pretrained.decode.variants", chosen, {*TRAINED_VARIANTS, *SCORED_VARIANTS}
+    )
     measured = [v for v in measured_variants("decode") if v != "control"]
     return chosen if chosen and measured else measured
 
