@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 from actsparse.core.code_digest import library_digest
 from actsparse.core.config import ConfigError, canonical, load_schema, validate_config
+from actsparse.core.variants import fat_variant, split_fat
 from actsparse.report.figures import FIGURE_TABLES
 
 try:
@@ -208,7 +209,7 @@ SCORED_VARIANTS = (
         "hard_swap",
         *(f"relufy_{s}" for s in PRETRAINED_SCHEDULES),
         *(
-            f"relufy_{s}_fat{t:g}"
+            fat_variant(f"relufy_{s}", t)
             for s in PRETRAINED_SCHEDULES
             for t in config["pretrained"]["relufy"]["fat_thresholds"]
         ),
@@ -315,7 +316,7 @@ BYTE_CETT_MODELS = (
         "hard_swap": DENSE,
         **BYTE_STAGE1_MODELS,
         **{
-            f"{v}_fat{t:g}": path
+            fat_variant(v, t): path
             for v, path in BYTE_STAGE1_MODELS.items()
             for t in config["relufy"]["fat_thresholds"]
         },
@@ -355,7 +356,7 @@ def cett_model(w):
     dense one, a FATReLU variant from its relufied model."""
     if w.variant in ("dense", "hard_swap"):
         return PRETRAINED_DIR
-    return f"{RES}/models/pretrained/{w.variant.split('_fat')[0]}"
+    return f"{RES}/models/pretrained/{split_fat(w.variant)[0]}"
 
 
 def pretrained_source(w):

@@ -15,6 +15,7 @@ import torch
 
 from actsparse.core.checkpoint import load_model
 from actsparse.core.corpus import read_split
+from actsparse.core.variants import split_fat
 from actsparse.methods.cett import byte_model_rows
 from actsparse.report.tables import write_table
 
@@ -24,8 +25,8 @@ variant = snakemake.wildcards.variant
 model, _ = load_model(snakemake.input.model)
 if variant == "hard_swap":
     model.set_activation(cfg["hard_swap"]["activation"])
-elif "_fat" in variant:  # a stage-1 model with FATReLU at T, as the relufy stage scores it
-    model.set_activation("fatrelu", shift=float(variant.rsplit("_fat", 1)[1]))
+elif (fat := split_fat(variant)[1]) is not None:  # a stage-1 model with FATReLU at T
+    model.set_activation("fatrelu", shift=fat)
 dense, _ = load_model(snakemake.input.dense)
 rows = byte_model_rows(
     model,

@@ -16,6 +16,7 @@ from actsparse.core.checkpoint import load_model, save_model
 from actsparse.core.config import config_hash
 from actsparse.core.corpus import read_splits
 from actsparse.core.train import RunContext, TrainConfig
+from actsparse.core.variants import fat_variant
 from actsparse.methods.finetune import add_matched
 from actsparse.methods.frontier import best_row
 from actsparse.methods.pruning import weight_sparsity
@@ -52,7 +53,7 @@ rows = relufy_rows(
     model, rows, variant, base, (splits["val"], tcfg, [fat], ce_dense) if fat is not None else None
 )
 if fat is not None:  # the saved model is the end point the frontier picked
-    variant = f"{variant}_fat{fat:g}"
+    variant = fat_variant(variant, fat)
     model.set_activation("fatrelu", shift=fat)
 rows = rel_ppl(add_matched(rows, snakemake.input.control, c))
 save_model(model, snakemake.output.model, {"variant": variant, "config_hash": run.run_id})

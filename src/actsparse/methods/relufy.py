@@ -24,6 +24,7 @@ import torch
 from actsparse.core.evaluate import activations_on, window_starts
 from actsparse.core.model import ByteGPT
 from actsparse.core.train import RunContext, TrainConfig
+from actsparse.core.variants import fat_variant
 from actsparse.methods.finetune import finetune_after, quality, val_eval
 from actsparse.methods.schedules import L1Schedule, ScheduledL1
 from actsparse.metrics.flops import dense_flops, input_sparse_flops
@@ -94,7 +95,7 @@ def relufy_rows(
     if fat is not None:
         for r in fatrelu_rows(model, *fat):
             t = r["fat_threshold"]
-            out.append({"variant": f"{variant}_fat{t:g}", **base, "activation": "fatrelu", **r})
+            out.append({"variant": fat_variant(variant, t), **base, "activation": "fatrelu", **r})
     return out
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from actsparse.core.variants import split_fat
 from actsparse.methods import cett as C
 from actsparse.methods import thresholds as T
 from actsparse.methods.finetune import quality as finetune_quality
@@ -200,8 +201,8 @@ def load_variant(model_dir: str | Path, variant: str, hard_swap_activation: str)
     lm = load_model(model_dir)
     if variant == "hard_swap":
         lm.set_activation(hard_swap_activation)
-    elif "_fat" in variant:
-        lm.set_activation("fatrelu", shift=float(variant.rsplit("_fat", 1)[1]))
+    elif (fat := split_fat(variant)[1]) is not None:
+        lm.set_activation("fatrelu", shift=fat)
     return lm
 
 
