@@ -16,6 +16,8 @@ wrong weight row.
 """
 
 import dataclasses
+import os
+import sys
 
 import pytest
 import torch
@@ -154,6 +156,22 @@ def test_sparse_down_batch_equals_dense(weights, isa, batch, shape, sparsity):
             A @ w_down.t() + b,
             A.abs() @ w_down.abs().t() + b.abs(),
         )
+
+
+@pytest.mark.parametrize("isa", PATHS)
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("shape", [(3072, 768), (100, 37), (64, 200)])
+@pytest.mark.parametrize("sparsity", [0.5, 0.9, 1.0])
+def test_read_ceiling_sums_exactly_the_active_rows(weights, isa, threads, shape, sparsity):
+    """The ceiling probe reads every active row whole and nothing else: its sum is the
+    active rows' sum (a row it skipped or read twice would show at this tolerance)."""
+    needs_path(isa)
+    f, _ = shape
+    # positive entries: a row skipped or read twice moves the sum by its own, ~1.8 d
+    wt = K.transpose_down(weights[shape][0]).abs() + 1
+    a = activations(f, sparsity, "random", seed=3)
+    ref = wt[a != 0].double().sum().item()
+    assert K.read_rows(a, wt, threads, isa) == pytest.approx(ref, rel=1e-4)
 
 
 def test_batch_over_eight_is_rejected():
@@ -303,6 +321,41 @@ def test_benchmark_rows_measure_against_the_best_dense_and_say_what_ran():
 
 
 LOAD = "from actsparse.inference import kernels as K; K.extension(); print('loaded')"
+
+# sparse_down and read_rows on the AVX-512 path with the row prefetches forced on or off;
+# prints the flag, y's bytes (hex) and the read ceiling's sum.
+ROWS = """
+import torch
+from actsparse.inference import kernels as K
+g = torch.Generator().manual_seed(5)
+wt = torch.randn(3072, 200, generator=g)
+a = torch.randn(3072, generator=g).abs() * (torch.rand(3072, generator=g) > 0.87)
+y = K.sparse_down(a, wt, None, 1, "avx512", "rows")
+print(K.row_prefetch(), y.numpy().tobytes().hex(), K.read_rows(a, wt, 1, "avx512"))
+"""
+
+
+@pytest.mark.parametrize("isa", [pytest.param("avx512", id="avx512")])
+def test_row_prefetch_on_and_off_give_the_same_bits(isa):
+    """The row streaming's two settings (prefetch on, 16 rows a pass: AMD; off, 8 rows:
+    Intel) add the same products in the same order, so y is bit for bit the same; the
+    setting a process ran is the one it reports."""
+    import subprocess
+
+    needs_path(isa)
+    K.extension()  # built once here, so the subprocesses only load
+    out = {}
+    for flag in ("0", "1"):
+        env = {**os.environ, "ACTSPARSE_ROW_PREFETCH": flag}
+        proc = subprocess.run(
+            [sys.executable, "-c", ROWS], capture_output=True, text=True, env=env, timeout=600
+        )
+        assert proc.returncode == 0, proc.stderr
+        on, y_hex, total = proc.stdout.split()
+        assert on == str(flag == "1")
+        out[flag] = (y_hex, float(total))
+    assert out["0"][0] == out["1"][0]
+    assert out["0"][1] == pytest.approx(out["1"][1], rel=1e-5)
 
 
 def test_a_lock_left_by_a_killed_build_is_removed_not_waited_on():
@@ -468,6 +521,15 @@ BAD_INPUTS = {
     "sparse_down: bias length": (
         lambda: K.sparse_down(torch.ones(8), torch.zeros(8, 4), torch.zeros(5)),
         "bias has 5 entries, needs 4",
+    ),
+    "read_rows: a not [F]": (lambda: K.read_rows(torch.ones(7), torch.zeros(8, 4)), r"\[F\]"),
+    "read_rows: float64": (
+        lambda: K.read_rows(torch.ones(8), torch.zeros(8, 4, dtype=torch.float64)),
+        "float32",
+    ),
+    "read_rows: threads": (
+        lambda: K.read_rows(torch.ones(8), torch.zeros(8, 4), 0),
+        "threads must be >= 1",
     ),
     "sparse_down_batch: bias length": (
         lambda: K.sparse_down_batch(torch.ones(2, 8), torch.zeros(8, 4), torch.zeros(3)),

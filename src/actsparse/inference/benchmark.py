@@ -164,6 +164,7 @@ def row(
         "isa": K.isa_name(isa),
         "best_isa": K.isa_name(isa) == K.isa_name(),
         "cpu_model": K.cpu_model(),
+        "row_prefetch": K.row_prefetch(),
         **extra,
     }
 
@@ -213,6 +214,13 @@ def bench_down_family(
             ideal_down,
             strategy=strategy,
         )
+    # The machine's bound: the same rows read, nothing computed or written. No row-skipping
+    # kernel reads less, so its fraction of ideal is this CPU's ceiling for them all.
+    add(
+        "read_ceiling_down",
+        lambda i: K.read_rows(inputs[i % ni], layers.wt_down[i % n], threads, isa),
+        ideal_down,
+    )
     if include_torch_gather:  # the torch-only alternative: nonzero + index_select + mv
 
         def gather(i: int) -> torch.Tensor:

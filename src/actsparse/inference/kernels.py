@@ -208,6 +208,12 @@ def isa_code(isa: str | None = None) -> int:
     return ISAS[isa_name(isa)]
 
 
+def row_prefetch() -> bool:
+    """Whether the AVX-512 row-streaming kernels prefetch the rows ahead into L2: on for
+    AMD, off for Intel, where it measured slower (ACTSPARSE_ROW_PREFETCH=0|1 overrides)."""
+    return bool(extension().row_prefetch())
+
+
 @cache
 def cpu_model() -> str:
     """The CPU's model name (timings differ across our machines' CPU families)."""
@@ -249,6 +255,14 @@ def sparse_down(
     """
     code = DOWN_STRATEGIES[strategy]
     return extension().sparse_down(a.contiguous(), wt, _bias(bias), threads, isa_code(isa), code)
+
+
+def read_rows(a: torch.Tensor, wt: torch.Tensor, threads: int = 1, isa: str | None = None) -> float:
+    """The sum of the rows of wt where a is nonzero, read as sparse_down's row streaming
+    reads them but with nothing multiplied or written: timed beside sparse_down, the
+    memory ceiling of any row-skipping kernel on this CPU (kernel_benchmark's
+    read_ceiling_down row)."""
+    return extension().read_rows(a.contiguous(), wt, threads, isa_code(isa))
 
 
 def sparse_down_batch(

@@ -33,12 +33,16 @@ def kernel_latency(t: dict[str, pd.DataFrame], paths: Sequence[str | Path], dpi:
             ("sparse_down", "o-"),
             ("torch_gather_down", "x--"),
             ("block_sparse_down", "s-"),
+            ("read_ceiling_down", "^:"),  # the active rows read, nothing computed: the bound
         ):
             sel = g[g.kernel == kernel]
             if kernel in ("sparse_down", "block_sparse_down"):
                 sel = sel[sel.strategy == "auto"]
             sel = sel.sort_values("sparsity")
-            label = kernel + (" (50% 1×16 blocks)" if kernel == "block_sparse_down" else "")
+            label = kernel + {
+                "block_sparse_down": " (50% 1×16 blocks)",
+                "read_ceiling_down": " (rows read only)",
+            }.get(kernel, "")
             ax.plot(sel.sparsity, sel.latency_us_median, style, ms=4, label=label)
         ax.set_yscale("log")
         f = int(g.d_ffn.iloc[0]) if len(g) else 0

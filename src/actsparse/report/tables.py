@@ -203,6 +203,7 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("isa", STR),  # avx512 | avx2 | portable: the kernel code path that ran
         ("best_isa", BOOL),  # isa is the path this CPU runs by default (claims read these)
         ("cpu_model", STR),
+        ("row_prefetch", BOOL),  # the AVX-512 row streaming prefetched rows ahead (per vendor)
     ),
     # One row per (model, FFN path) of the decode engine; batch 1, KV cache, greedy.
     "decode": _schema(

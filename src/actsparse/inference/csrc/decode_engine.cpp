@@ -131,14 +131,8 @@ const std::vector<std::string> kLayerTensors = {
     "up_qsum", "up_factors"};
 
 Layer layer_from(const std::map<std::string, torch::Tensor>& named, size_t index) {
-  for (const auto& [name, t] : named)
-    TORCH_CHECK(std::find(kLayerTensors.begin(), kLayerTensors.end(), name) != kLayerTensors.end(),
-                "decode engine: layer ", index, " has an unknown tensor '", name, "'");
-  auto at = [&](const std::string& name) {
-    auto it = named.find(name);
-    TORCH_CHECK(it != named.end(), "decode engine: layer ", index, " lacks tensor '", name, "'");
-    return it->second;
-  };
+  const actsparse::NamedTensors tensors(named, kLayerTensors, "decode engine", index);
+  auto at = [&](const std::string& name) { return tensors.at(name); };
   return Layer{at("ln1_w"),     at("ln1_b"),      at("qkv_w"),       at("qkv_b"),
                at("proj_w"),    at("proj_b"),     at("ln2_w"),       at("ln2_b"),
                at("up_w"),      at("up_b"),       at("down_w"),      at("down_b"),
@@ -192,10 +186,7 @@ class DecodeEngineCpp {
     auto want = [](const torch::Tensor& t, std::vector<int64_t> shape, bool optional,
                    const char* name) {
       if (optional && (!t.defined() || t.numel() == 0)) return;
-      TORCH_CHECK(t.defined() && t.scalar_type() == torch::kFloat32 && t.is_contiguous(),
-                  "decode engine: ", name, " must be contiguous float32");
-      TORCH_CHECK(t.sizes().vec() == shape, "decode engine: ", name, " has shape ", t.sizes(),
-                  ", needs ", c10::IntArrayRef(shape));
+      actsparse::check_f32(t, shape, std::string("decode engine: ") + name);
     };
     want(L.ln1_w, {D}, false, "ln1_w");
     want(L.ln1_b, {D}, true, "ln1_b");

@@ -60,14 +60,8 @@ const std::vector<std::string> kLlamaTensors = {
     "up_w",      "down_w", "down_t", "gate_q", "gate_qsum", "gate_factors"};
 
 LlamaLayer llama_layer_from(const std::map<std::string, torch::Tensor>& named, size_t index) {
-  for (const auto& [name, t] : named)
-    TORCH_CHECK(std::find(kLlamaTensors.begin(), kLlamaTensors.end(), name) != kLlamaTensors.end(),
-                "llama engine: layer ", index, " has an unknown tensor '", name, "'");
-  auto at = [&](const std::string& name) {
-    auto it = named.find(name);
-    TORCH_CHECK(it != named.end(), "llama engine: layer ", index, " lacks tensor '", name, "'");
-    return it->second;
-  };
+  const actsparse::NamedTensors tensors(named, kLlamaTensors, "llama engine", index);
+  auto at = [&](const std::string& name) { return tensors.at(name); };
   return LlamaLayer{at("attn_norm"), at("q_w"),    at("k_w"),    at("v_w"),    at("o_w"),
                     at("ffn_norm"),  at("gate_w"), at("up_w"),   at("down_w"), at("down_t"),
                     at("gate_q"),    at("gate_qsum"), at("gate_factors")};
@@ -190,10 +184,7 @@ class LlamaEngineCpp {
   void check_layer(const LlamaLayer& L, size_t i) const {
     const int64_t D = D_, F = F_, q = n_head_ * hd_, kv = n_kv_head_ * hd_;
     auto want = [&](const torch::Tensor& t, std::vector<int64_t> shape, const char* name) {
-      TORCH_CHECK(t.defined() && t.scalar_type() == torch::kFloat32 && t.is_contiguous(),
-                  "llama engine: layer ", i, " ", name, " must be contiguous float32");
-      TORCH_CHECK(t.sizes().vec() == shape, "llama engine: layer ", i, " ", name, " has shape ",
-                  t.sizes(), ", needs ", c10::IntArrayRef(shape));
+      actsparse::check_f32(t, shape, "llama engine: layer " + std::to_string(i) + " " + name);
     };
     want(L.attn_norm, {D}, "attn_norm");
     want(L.q_w, {q, D}, "q_w");

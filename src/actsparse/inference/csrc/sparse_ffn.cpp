@@ -16,6 +16,8 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 #include <cstdint>
 #include <vector>
 
@@ -174,7 +176,7 @@ template <int G>
 __attribute__((target("avx512f"))) void down_row_group(const float* a, const int32_t* idx,
                                                        int64_t k, int64_t nnz, const float* wt,
                                                        int64_t D, int64_t d0, int64_t d1,
-                                                       float* y) {
+                                                       float* y, bool prefetch) {
   const float* row[G];
   const char* ahead[G];
   __m512 av[G];
@@ -182,8 +184,9 @@ __attribute__((target("avx512f"))) void down_row_group(const float* a, const int
     row[g] = wt + static_cast<int64_t>(idx[k + g]) * D;
     av[g] = _mm512_set1_ps(a[idx[k + g]]);
     const int64_t f = k + g + kAheadRows;
-    ahead[g] = f < nnz ? reinterpret_cast<const char*>(wt + static_cast<int64_t>(idx[f]) * D)
-                       : nullptr;
+    ahead[g] = prefetch && f < nnz
+                   ? reinterpret_cast<const char*>(wt + static_cast<int64_t>(idx[f]) * D)
+                   : nullptr;
   }
   int64_t t = d0;
   // Four cache lines of every row per step: four independent chains of G fused
@@ -221,12 +224,14 @@ __attribute__((target("avx512f"))) void down_row_group(const float* a, const int
 __attribute__((target("avx512f"))) void down_rows_avx512(const float* a, const int32_t* idx,
                                                          int64_t nnz, const float* wt, int64_t D,
                                                          int64_t d0, int64_t d1, float* y) {
-  prefetch_rows_l2(wt, idx, 0, std::min(kAheadRows, nnz), D, d0, d1);  // before first use
+  const bool pf = actsparse::row_prefetch();
+  if (pf) prefetch_rows_l2(wt, idx, 0, std::min(kAheadRows, nnz), D, d0, d1);  // before first use
   int64_t k = 0;
-  for (; k + kGroup <= nnz; k += kGroup) down_row_group<kGroup>(a, idx, k, nnz, wt, D, d0, d1, y);
-  if (k + 8 <= nnz) down_row_group<8>(a, idx, k, nnz, wt, D, d0, d1, y), k += 8;
-  if (k + 4 <= nnz) down_row_group<4>(a, idx, k, nnz, wt, D, d0, d1, y), k += 4;
-  for (; k < nnz; ++k) down_row_group<1>(a, idx, k, nnz, wt, D, d0, d1, y);
+  if (pf)  // without the prefetches, 8 rows a pass streamed faster (see row_prefetch)
+    for (; k + kGroup <= nnz; k += kGroup) down_row_group<kGroup>(a, idx, k, nnz, wt, D, d0, d1, y, pf);
+  for (; k + 8 <= nnz; k += 8) down_row_group<8>(a, idx, k, nnz, wt, D, d0, d1, y, pf);
+  if (k + 4 <= nnz) down_row_group<4>(a, idx, k, nnz, wt, D, d0, d1, y, pf), k += 4;
+  for (; k < nnz; ++k) down_row_group<1>(a, idx, k, nnz, wt, D, d0, d1, y, pf);
 }
 
 // Y[j, :] += A[j, i] * Wt[i, :] for every union row i and every j with A[j, i] != 0: each
@@ -260,7 +265,62 @@ __attribute__((target("avx512f"))) void down_rows_batch_avx512(const float* A, i
   }
 }
 
+// The memory ceiling of down_rows_avx512 (see read_rows): its reads, in its groups and
+// with its prefetches, with its multiplies and y's loads and stores taken out.
+__attribute__((target("avx512f"))) float read_rows_avx512(const int32_t* idx, int64_t nnz,
+                                                          const float* wt, int64_t D,
+                                                          int64_t d0, int64_t d1) {
+  const bool pf = actsparse::row_prefetch();
+  if (pf) prefetch_rows_l2(wt, idx, 0, std::min(kAheadRows, nnz), D, d0, d1);
+  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                   _mm512_setzero_ps()};
+  const int64_t group = pf ? kGroup : 8;  // as down_rows_avx512 groups them
+  for (int64_t k = 0; k < nnz; k += group) {
+    const int G = static_cast<int>(std::min<int64_t>(group, nnz - k));
+    const float* row[kGroup];
+    const char* ahead[kGroup];
+    for (int g = 0; g < G; ++g) {
+      row[g] = wt + static_cast<int64_t>(idx[k + g]) * D;
+      const int64_t f = k + g + kAheadRows;
+      ahead[g] = pf && f < nnz
+                     ? reinterpret_cast<const char*>(wt + static_cast<int64_t>(idx[f]) * D)
+                     : nullptr;
+    }
+    int64_t t = d0;
+    for (; t + 4 * kLanes <= d1; t += 4 * kLanes) {
+      for (int g = 0; g < G; ++g)
+        if (ahead[g])
+          for (int j = 0; j < 4; ++j) _mm_prefetch(ahead[g] + (t + j * kLanes) * 4, _MM_HINT_T1);
+      for (int g = 0; g < G; ++g)
+        for (int j = 0; j < 4; ++j)
+          acc[j] = _mm512_add_ps(acc[j], _mm512_loadu_ps(row[g] + t + j * kLanes));
+    }
+    for (; t < d1; t += kLanes) {  // a register at a time, the last one masked past d1
+      const int64_t n = std::min<int64_t>(kLanes, d1 - t);
+      const __mmask16 m = static_cast<__mmask16>((1u << n) - 1u);
+      for (int g = 0; g < G; ++g)
+        acc[0] = _mm512_add_ps(acc[0], _mm512_maskz_loadu_ps(m, row[g] + t));
+    }
+  }
+  return _mm512_reduce_add_ps(
+      _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
+}
+
 #endif  // ACTSPARSE_X86
+
+// The portable read ceiling: the same rows read one after another, eight partial sums so
+// the adds do not serialise the loads.
+float read_rows_portable(const int32_t* idx, int64_t nnz, const float* wt, int64_t D,
+                         int64_t d0, int64_t d1) {
+  float s[8] = {};
+  for (int64_t k = 0; k < nnz; ++k) {
+    const float* row = wt + static_cast<int64_t>(idx[k]) * D;
+    for (int64_t d = d0; d < d1; ++d) s[d & 7] += row[d];
+  }
+  float total = 0.0f;
+  for (float v : s) total += v;
+  return total;
+}
 
 // The portable twin of down_rows_batch_avx512: the same sums in the same order.
 void down_rows_batch_portable(const float* A, int64_t n, int64_t F, const int32_t* idx,
@@ -343,6 +403,37 @@ torch::Tensor sparse_down(torch::Tensor a, torch::Tensor wt, torch::Tensor bias,
     down_cols_portable(ap, idx, nnz, wp, D, d0, d1, yp);
   });
   return y;
+}
+
+// What any kernel that skips rows can reach on this CPU: the active rows of wt read as
+// sparse_down's row streaming reads them (same groups, same prefetches) and summed into
+// registers, nothing multiplied and nothing written. Scattered rows stream slower than one
+// dense matrix, so a row-skipping kernel's fraction of ideal is bounded by this read's;
+// kernel_benchmark times it beside the kernels (read_ceiling_down) so every CPU's table
+// shows its own bound. Returns the sum of the rows' entries (the work cannot be elided).
+double read_rows(torch::Tensor a, torch::Tensor wt, int64_t threads, int64_t isa_code) {
+  check_f32_contig(a, "a");
+  check_f32_contig(wt, "wt");
+  TORCH_CHECK(wt.dim() == 2 && a.dim() == 1 && a.size(0) == wt.size(0),
+              "read_rows: a must be [F] and wt [F, D]");
+  TORCH_CHECK(threads >= 1, "read_rows: threads must be >= 1, got ", threads);
+  const int64_t F = wt.size(0), D = wt.size(1);
+  const Isa isa = actsparse::checked_isa(isa_code);
+  int32_t* idx = index_buffer(F);
+  const int64_t nnz = actsparse::extract_active(a.data_ptr<float>(), F, idx, isa);
+  const float* wp = wt.data_ptr<float>();
+  std::vector<float> part(static_cast<size_t>(threads), 0.0f);
+  over_column_ranges(D, static_cast<int>(threads), [&](int64_t d0, int64_t d1) {
+    float& s = part[static_cast<size_t>(omp_get_thread_num())];
+#if ACTSPARSE_X86
+    if (isa == Isa::kAvx512) return void(s = read_rows_avx512(idx, nnz, wp, D, d0, d1));
+    if (isa == Isa::kAvx2) return void(s = actsparse::avx2::read_rows(idx, nnz, wp, D, d0, d1));
+#endif
+    s = read_rows_portable(idx, nnz, wp, D, d0, d1);
+  });
+  double total = 0.0;
+  for (float v : part) total += v;
+  return total;
 }
 
 // Y[B, D] for A [B, F] (B <= 8): every weight row of the union of active neurons is read
@@ -811,6 +902,27 @@ torch::Tensor up_indexed(torch::Tensor x, torch::Tensor w, torch::Tensor bias, t
 }
 
 namespace actsparse {
+
+// Whether the AVX-512 row streaming prefetches the rows kAheadRows on into L2, 16 rows a
+// pass; without, it passes over 8 rows at a time. On the AMD EPYC (Zen 4) the prefetches are
+// what lifted the kernel from 0.75 to 0.9-0.97 of ideal (see kGroup). On an Intel Xeon (2 MiB
+// L2) they cost time: a standalone copy of this loop at 768x3072, 12 layers cycled, 1 thread,
+// s = 0.875, took 124 us a call with them, 114 us without and 112 us without in groups of 8
+// when every row came from DRAM; 73, 74 and 68 us after a dense pass over another layer. The
+// same sums in the same order either way (one fused multiply-add per row, rows in order).
+// Chosen once from the CPU's vendor; ACTSPARSE_ROW_PREFETCH=0|1 overrides it, to measure.
+bool row_prefetch() {
+  static const bool on = [] {
+    if (const char* e = std::getenv("ACTSPARSE_ROW_PREFETCH")) return std::string(e) != "0";
+#if ACTSPARSE_X86
+    return !__builtin_cpu_is("intel");
+#else
+    return true;
+#endif
+  }();
+  return on;
+}
+
 bool isa_supported(Isa isa) {
 #if ACTSPARSE_X86
   static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -953,6 +1065,26 @@ void check_block_sparse(const torch::Tensor& row_ptr, const torch::Tensor& block
     }
   }
 }
+NamedTensors::NamedTensors(const std::map<std::string, torch::Tensor>& named,
+                           const std::vector<std::string>& known, std::string who, size_t layer)
+    : named_(named), who_(std::move(who)), layer_(layer) {
+  for (const auto& [name, t] : named)
+    TORCH_CHECK(std::find(known.begin(), known.end(), name) != known.end(), who_, ": layer ",
+                layer_, " has an unknown tensor '", name, "'");
+}
+
+const torch::Tensor& NamedTensors::at(const std::string& name) const {
+  auto it = named_.find(name);
+  TORCH_CHECK(it != named_.end(), who_, ": layer ", layer_, " lacks tensor '", name, "'");
+  return it->second;
+}
+
+void check_f32(const torch::Tensor& t, c10::IntArrayRef shape, const std::string& what) {
+  TORCH_CHECK(t.defined() && t.scalar_type() == torch::kFloat32 && t.is_contiguous(), what,
+              " must be contiguous float32");
+  TORCH_CHECK(t.sizes() == shape, what, " has shape ", t.sizes(), ", needs ", shape);
+}
+
 void block_rows_masked(const float* a, const int32_t* idx, int64_t k0, int64_t k1,
                        const int64_t* row_ptr, const uint64_t* masks, const float* vals,
                        float* y, Isa isa) {
@@ -970,12 +1102,15 @@ void block_rows_masked(const float* a, const int32_t* idx, int64_t k0, int64_t k
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.doc() = "actsparse sparse FFN kernels (fp32, CPU)";
   m.def("sparse_down", &sparse_down, "column-skipping GEMV: Wt^T a + bias");
+  m.def("read_rows", &read_rows, "the read ceiling of row skipping: active rows summed, nothing written");
   m.def("sparse_down_batch", &sparse_down_batch, "batch (<= 8) over the union of active rows");
   m.def("block_sparse_down", &block_sparse_down, "1x16-block weights x sparse activations");
   m.def("up_indexed", &up_indexed, "up projection restricted to an index set");
   m.def("isa_supported", [](int64_t code) {
     return code >= 0 && code <= 2 && actsparse::isa_supported(static_cast<Isa>(code));
   }, "whether this CPU and build run the kernels' ISA code (0 portable, 1 avx2, 2 avx512)");
+  m.def("row_prefetch", &actsparse::row_prefetch,
+        "whether the AVX-512 row streaming prefetches rows ahead (per CPU vendor; ACTSPARSE_ROW_PREFETCH)");
   m.def("check_block_sparse", &actsparse::check_block_sparse,
         "every row of a block-sparse matrix checked: row_ptr, block_col, vals, masks");
   bind_decode_engine(m);

@@ -4,6 +4,9 @@
 #include <torch/extension.h>
 
 #include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
 
 // x86 builds carry the SIMD paths (each function compiled for its own ISA and chosen at run
 // time); any other CPU, or a build with ACTSPARSE_NO_SIMD (the test of that build), gets the
@@ -19,6 +22,9 @@ namespace actsparse {
 // The code path a kernel runs. Python chooses it per call (kernels.py: the best this CPU
 // has, or ACTSPARSE_ISA, or the caller's choice), so one machine can test every path it has.
 enum class Isa : int64_t { kPortable = 0, kAvx2 = 1, kAvx512 = 2 };
+// Whether the AVX-512 row-streaming kernels prefetch the rows ahead into L2 (chosen once
+// from the CPU vendor, see sparse_ffn.cpp; ACTSPARSE_ROW_PREFETCH=0|1 overrides).
+bool row_prefetch();
 // Whether this CPU (and this build) can run isa.
 bool isa_supported(Isa isa);
 // Python's code as an Isa, or a clear error: an unknown code, or a path this CPU lacks (it
@@ -96,5 +102,22 @@ void check_block_sparse(const torch::Tensor& row_ptr, const torch::Tensor& block
 void block_rows_masked(const float* a, const int32_t* idx, int64_t k0, int64_t k1,
                        const int64_t* row_ptr, const uint64_t* masks, const float* vals,
                        float* y, Isa isa);
+
+// A layer's tensors as an engine receives them from Python, a dict keyed by name: every
+// name must be one the engine knows (`known`) and every one it asks for must be there, so a
+// tensor can never land in the wrong slot. Errors name the engine (`who`), layer and tensor.
+class NamedTensors {
+ public:
+  NamedTensors(const std::map<std::string, torch::Tensor>& named,
+               const std::vector<std::string>& known, std::string who, size_t layer);
+  const torch::Tensor& at(const std::string& name) const;
+
+ private:
+  const std::map<std::string, torch::Tensor>& named_;
+  std::string who_;
+  size_t layer_;
+};
+// t is defined, contiguous float32 and exactly `shape`, or an error beginning with `what`.
+void check_f32(const torch::Tensor& t, c10::IntArrayRef shape, const std::string& what);
 
 }  // namespace actsparse

@@ -314,6 +314,42 @@ ACTSPARSE_AVX2 void down_rows(const float* a, const int32_t* idx, int64_t nnz, c
   for (; k < nnz; ++k) down_row_group<1>(a, idx, k, nnz, wt, D, d0, d1, y);
 }
 
+// down_rows' reads (its groups, its prefetches) with its multiplies and y's loads and
+// stores taken out: the memory ceiling its fraction of ideal is judged against.
+ACTSPARSE_AVX2 float read_rows(const int32_t* idx, int64_t nnz, const float* wt, int64_t D,
+                               int64_t d0, int64_t d1) {
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
+  for (int64_t k = 0; k < nnz; k += kGroup) {
+    const int G = static_cast<int>(std::min<int64_t>(kGroup, nnz - k));
+    const float* row[kGroup];
+    const char* ahead[kGroup];
+    for (int g = 0; g < G; ++g) {
+      row[g] = wt + static_cast<int64_t>(idx[k + g]) * D;
+      const int64_t f = k + g + kAheadRows;
+      ahead[g] = f < nnz ? reinterpret_cast<const char*>(wt + static_cast<int64_t>(idx[f]) * D)
+                         : nullptr;
+    }
+    int64_t t = d0;
+    for (; t + 4 * kLanes <= d1; t += 4 * kLanes) {
+      if (t - d0 < kStartSteps * 4 * kLanes)
+        for (int g = 0; g < G; ++g)
+          if (ahead[g]) {
+            _mm_prefetch(ahead[g] + t * 4, _MM_HINT_T0);
+            _mm_prefetch(ahead[g] + t * 4 + 64, _MM_HINT_T0);
+          }
+      for (int g = 0; g < G; ++g)
+        for (int j = 0; j < 4; ++j)
+          acc[j] = _mm256_add_ps(acc[j], _mm256_loadu_ps(row[g] + t + j * kLanes));
+    }
+    for (; t < d1; t += kLanes) {  // a register at a time, the last one partial
+      const __m256i m = lanes(std::min<int64_t>(kLanes, d1 - t));
+      for (int g = 0; g < G; ++g) acc[0] = _mm256_add_ps(acc[0], _mm256_maskload_ps(row[g] + t, m));
+    }
+  }
+  return hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+}
+
 ACTSPARSE_AVX2 void down_rows_batch(const float* A, int64_t n, int64_t F, const int32_t* idx,
                                     int64_t nnz, const float* wt, int64_t D, int64_t d0,
                                     int64_t d1, float* Y) {

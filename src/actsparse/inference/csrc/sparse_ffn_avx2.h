@@ -25,6 +25,9 @@ void block_groups(const float* a, const int32_t* idx, int64_t k0, int64_t k1,
                   float* y);
 void block_interleave(const BlockRow* r, int64_t n, float* y);
 float dot(const float* w, const float* x, int64_t D);
+// The read ceiling of down_rows (see read_rows in sparse_ffn.cpp).
+float read_rows(const int32_t* idx, int64_t nnz, const float* wt, int64_t D, int64_t d0,
+                int64_t d1);
 void dots(const float* w, const float* X, int64_t n, int64_t D, float* out);
 void gemv(const float* W, const int32_t* rows, const float* x, int64_t O, int64_t D, float* y);
 void weighted_rows(const float* w, const float* V, int64_t n, int64_t stride, int64_t C,
