@@ -362,7 +362,6 @@ def test_a_lock_left_by_a_killed_build_is_removed_not_waited_on():
     """torch's build guard is a `lock` file a killed build leaves behind; every later
     build used to wait on it for ever, printing nothing."""
     import subprocess
-    import sys
 
     from actsparse.inference import kernels as K
 
@@ -382,10 +381,8 @@ def test_a_build_killed_mid_compile_leaves_the_next_one_to_succeed_unaided(tmp_p
     x86 gets (ACTSPARSE_NO_SIMD: no x86 header, no intrinsic), in a fresh cache, so it
     always compiles from scratch; the kernel tests then run against it, every SIMD case
     skipped with its reason."""
-    import os
     import signal
     import subprocess
-    import sys
     import time
 
     env = {**os.environ, "ACTSPARSE_CACHE": str(tmp_path), "ACTSPARSE_NO_SIMD": "1"}
@@ -440,7 +437,6 @@ def test_a_second_build_waits_for_the_first_and_says_for_whom():
     """The holder keeps the lock until the waiting build has said whom it waits for (or 60
     s pass), so the test does not depend on how fast a Python starts."""
     import subprocess
-    import sys
 
     from actsparse.inference import kernels as K
 

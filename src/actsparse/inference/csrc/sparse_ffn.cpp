@@ -180,14 +180,8 @@ __attribute__((target("avx512f"))) void down_row_group(const float* a, const int
   const float* row[G];
   const char* ahead[G];
   __m512 av[G];
-  for (int g = 0; g < G; ++g) {
-    row[g] = wt + static_cast<int64_t>(idx[k + g]) * D;
-    av[g] = _mm512_set1_ps(a[idx[k + g]]);
-    const int64_t f = k + g + kAheadRows;
-    ahead[g] = prefetch && f < nnz
-                   ? reinterpret_cast<const char*>(wt + static_cast<int64_t>(idx[f]) * D)
-                   : nullptr;
-  }
+  actsparse::group_rows(wt, idx, k, G, nnz, D, kAheadRows, prefetch, row, ahead);
+  for (int g = 0; g < G; ++g) av[g] = _mm512_set1_ps(a[idx[k + g]]);
   int64_t t = d0;
   // Four cache lines of every row per step: four independent chains of G fused
   // multiply-adds, so their latency overlaps (one chain would wait 4 cycles per add).
@@ -279,13 +273,7 @@ __attribute__((target("avx512f"))) float read_rows_avx512(const int32_t* idx, in
     const int G = static_cast<int>(std::min<int64_t>(group, nnz - k));
     const float* row[kGroup];
     const char* ahead[kGroup];
-    for (int g = 0; g < G; ++g) {
-      row[g] = wt + static_cast<int64_t>(idx[k + g]) * D;
-      const int64_t f = k + g + kAheadRows;
-      ahead[g] = pf && f < nnz
-                     ? reinterpret_cast<const char*>(wt + static_cast<int64_t>(idx[f]) * D)
-                     : nullptr;
-    }
+    actsparse::group_rows(wt, idx, k, G, nnz, D, kAheadRows, pf, row, ahead);
     int64_t t = d0;
     for (; t + 4 * kLanes <= d1; t += 4 * kLanes) {
       for (int g = 0; g < G; ++g)

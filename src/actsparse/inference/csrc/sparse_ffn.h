@@ -22,6 +22,22 @@ namespace actsparse {
 // The code path a kernel runs. Python chooses it per call (kernels.py: the best this CPU
 // has, or ACTSPARSE_ISA, or the caller's choice), so one machine can test every path it has.
 enum class Isa : int64_t { kPortable = 0, kAvx2 = 1, kAvx512 = 2 };
+// The rows a row-streaming pass reads, idx[k, k + G) of wt [*, D], into row, and those of
+// the rows `distance` further on into ahead, for its prefetches (nullptr past nnz, and for
+// every row when prefetch is off). The row-streaming kernels and their read ceiling
+// (read_rows) share it, so the ceiling reads what the kernels read.
+inline void group_rows(const float* wt, const int32_t* idx, int64_t k, int G, int64_t nnz,
+                       int64_t D, int64_t distance, bool prefetch, const float** row,
+                       const char** ahead) {
+  for (int g = 0; g < G; ++g) {
+    row[g] = wt + static_cast<int64_t>(idx[k + g]) * D;
+    const int64_t f = k + g + distance;
+    ahead[g] = prefetch && f < nnz
+                   ? reinterpret_cast<const char*>(wt + static_cast<int64_t>(idx[f]) * D)
+                   : nullptr;
+  }
+}
+
 // Whether the AVX-512 row-streaming kernels prefetch the rows ahead into L2 (chosen once
 // from the CPU vendor, see sparse_ffn.cpp; ACTSPARSE_ROW_PREFETCH=0|1 overrides).
 bool row_prefetch();

@@ -88,13 +88,8 @@ ACTSPARSE_AVX2 void down_row_group(const float* a, const int32_t* idx, int64_t k
   const float* row[G];
   const char* ahead[G];
   float av[G];
-  for (int g = 0; g < G; ++g) {
-    row[g] = wt + static_cast<int64_t>(idx[k + g]) * D;
-    av[g] = a[idx[k + g]];
-    const int64_t f = k + g + kAheadRows;
-    ahead[g] = f < nnz ? reinterpret_cast<const char*>(wt + static_cast<int64_t>(idx[f]) * D)
-                       : nullptr;
-  }
+  group_rows(wt, idx, k, G, nnz, D, kAheadRows, true, row, ahead);
+  for (int g = 0; g < G; ++g) av[g] = a[idx[k + g]];
   int64_t t = d0;
   for (; t + 4 * kLanes <= d1; t += 4 * kLanes) {
     if (t - d0 < kStartSteps * 4 * kLanes)
@@ -324,12 +319,7 @@ ACTSPARSE_AVX2 float read_rows(const int32_t* idx, int64_t nnz, const float* wt,
     const int G = static_cast<int>(std::min<int64_t>(kGroup, nnz - k));
     const float* row[kGroup];
     const char* ahead[kGroup];
-    for (int g = 0; g < G; ++g) {
-      row[g] = wt + static_cast<int64_t>(idx[k + g]) * D;
-      const int64_t f = k + g + kAheadRows;
-      ahead[g] = f < nnz ? reinterpret_cast<const char*>(wt + static_cast<int64_t>(idx[f]) * D)
-                         : nullptr;
-    }
+    group_rows(wt, idx, k, G, nnz, D, kAheadRows, true, row, ahead);
     int64_t t = d0;
     for (; t + 4 * kLanes <= d1; t += 4 * kLanes) {
       if (t - d0 < kStartSteps * 4 * kLanes)
