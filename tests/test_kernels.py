@@ -18,6 +18,7 @@ wrong weight row.
 import dataclasses
 import os
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -372,6 +373,34 @@ def test_a_lock_left_by_a_killed_build_is_removed_not_waited_on():
     assert proc.returncode == 0 and "loaded" in proc.stdout, proc.stderr[-2000:]
     assert "removing a stale kernel build lock" in proc.stderr
     assert not stale.exists()
+
+
+def test_a_second_checkout_loads_the_same_build_without_compiling(tmp_path):
+    """The build is keyed by the kernels' bytes, not their path: a copy of the package
+    elsewhere (a second clone, the test suite's workflow copy) finds the same directory,
+    and ninja, compiling from the sources staged there, touches no object file."""
+    import shutil
+    import subprocess
+
+    K.extension()
+    build = K.build_dir()
+    objects = {f: f.stat().st_mtime_ns for f in build.glob("*.o")}
+    assert objects, f"no object files in {build}"
+    pkg = Path(K.__file__).resolve().parents[1]
+    shutil.copytree(pkg, tmp_path / "actsparse", ignore=shutil.ignore_patterns("__pycache__"))
+    code = (
+        "from actsparse.inference import kernels as K; K.extension(); "
+        "print(K.__file__); print(K.build_dir())"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    where, other = proc.stdout.split()
+    assert Path(where).is_relative_to(tmp_path)  # the copy's kernels module ran
+    assert Path(other) == build
+    assert {f: f.stat().st_mtime_ns for f in build.glob("*.o")} == objects
 
 
 @pytest.mark.slow

@@ -179,15 +179,50 @@ def test_bpb_is_total_nats_over_the_bytes_the_predicted_tokens_cover(tiny_dirs, 
     assert ev.act_sparsity == 0.0 and len(ev.layer_sparsity) == 2
 
 
-def test_a_tokenizer_that_cannot_encode_the_corpus_says_where(tmp_path):
+def word_level():
+    """A two-word tokenizer: everything else is its unknown token."""
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.WordLevel({"the": 0, "fox": 1, "[UNK]": 2}, unk_token="[UNK]"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]")
+    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]")
+
+
+def test_a_tokenizer_that_cannot_encode_the_corpus_says_where(tmp_path):
+    fast = word_level()
     with pytest.raises(text.TokenizerError, match="cannot encode the corpus: 1 unknown"):
         text.tokenize(fast, b"the fox the dog")
+
+
+def test_tokenized_text_is_cached_by_tokenizer_and_bytes(tiny_dirs, tmp_path, monkeypatch):
+    """A second tokenize of the same bytes reads the cache entry the first wrote; other
+    bytes or another tokenizer get an entry of their own; a damaged entry is recomputed."""
+    monkeypatch.setenv("ACTSPARSE_CACHE", str(tmp_path))
+    llama = load(tiny_dirs["llama"]).tokenizer
+    first = text.tokenize(llama, TEXT)
+    (entry,) = (tmp_path / "tokens").glob("*.npz")
+    assert entry == text.token_cache_path(llama, TEXT)
+    calls = []
+    monkeypatch.setattr(text, "_tokenize", lambda *a: calls.append(a))
+    again = text.tokenize(llama, TEXT)
+    assert not calls  # read, not recomputed
+    assert np.array_equal(again.ids, first.ids) and np.array_equal(again.byte_end, first.byte_end)
+    monkeypatch.undo()
+    monkeypatch.setenv("ACTSPARSE_CACHE", str(tmp_path))
+    assert text.token_cache_path(llama, TEXT + b"!") != entry
+    assert text.token_cache_path(word_level(), TEXT) != entry
+    entry.write_bytes(b"not a zip")
+    damaged = text.tokenize(llama, TEXT)
+    assert np.array_equal(damaged.byte_end, first.byte_end)
+    with np.load(entry) as z:  # rewritten whole
+        assert np.array_equal(z["ids"], first.ids)
+
+
+def test_char_byte_offsets_count_utf8_widths():
+    s = "aé€😀\ufffd"
+    expect = np.cumsum([0] + [len(c.encode()) for c in s])
+    assert text.char_byte_offsets(s).tolist() == expect.tolist() == [0, 1, 3, 6, 10, 13]
 
 
 def test_read_task_frames_contexts_and_marks_every_top_choice_correct(tmp_path):

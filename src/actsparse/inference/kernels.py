@@ -1,8 +1,9 @@
 """Sparse FFN kernels (C++: AVX-512, AVX2 + FMA and portable paths), compiled once and cached.
 
 The extension is built with torch.utils.cpp_extension the first time it is used, in
-`<cache>/torch_extensions/<source digest>/`, so an edited kernel rebuilds and an unchanged
-one loads in milliseconds. Every kernel takes `isa`, the code path to run: None runs
+`<cache>/torch_extensions/<source digest>/` from a copy of the sources there, so an edited
+kernel rebuilds, an unchanged one loads in milliseconds, and checkouts share a build.
+Every kernel takes `isa`, the code path to run: None runs
 `default_isa()` (ACTSPARSE_ISA if set, else the best this CPU has), so one machine can
 test and time every path it has; a path the CPU lacks is an error, never an illegal
 instruction. Weights are prepared once into the layouts the kernels read:
@@ -65,12 +66,13 @@ def extension() -> ModuleType:
     build = build_dir()
     build.mkdir(parents=True, exist_ok=True)
     with build_lock(build):
+        src = staged_sources(build)
         try:
             return cpp_extension.load(
                 name=f"actsparse_kernels_{build.name}",
-                sources=[str(f) for f in SOURCES],
+                sources=[str(src / f.name) for f in SOURCES],
                 extra_cflags=["-O3", "-fopenmp", *build_flags()],
-                extra_include_paths=[str(CSRC)],
+                extra_include_paths=[str(src)],
                 extra_ldflags=["-fopenmp", *build_flags()],
                 build_directory=str(build),
                 verbose=False,
@@ -102,14 +104,36 @@ def build_flags() -> list[str]:
 
 
 def build_dir() -> Path:
-    """Where the extension is built: keyed by the sources, the extra flags and where the
-    sources are (ninja records absolute paths, so two checkouts sharing one directory
-    rebuilt each other's objects on every switch: the test suite's workflow copies did, a
-    minute or two each)."""
-    h = hashlib.sha256(str(CSRC.resolve()).encode() + " ".join(build_flags()).encode())
-    for f in sorted(CSRC.iterdir()):
-        h.update(f.name.encode() + f.read_bytes())
+    """Where the extension is built: keyed by the sources' names and bytes and the extra
+    flags, not by where the checkout is, so every checkout with the same kernels shares one
+    build (the test suite's workflow copies and a user's second clone load it instead of
+    compiling for a minute)."""
+    h = hashlib.sha256(" ".join(build_flags()).encode())
+    for f in csrc_files():
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
     return default_cache_dir() / "torch_extensions" / h.hexdigest()[:12]
+
+
+def csrc_files() -> list[Path]:
+    return sorted(f for f in CSRC.iterdir() if f.is_file())
+
+
+def staged_sources(build: Path) -> Path:
+    """The sources copied into the build directory, and compiled from there: ninja records
+    absolute paths, so compiling a checkout's own files would tie the build to that
+    checkout (and two checkouts sharing it would rebuild each other's objects on every
+    switch). A file already there with the same bytes is left alone, its time stamp with
+    it, so ninja sees nothing to do. Called under the build lock."""
+    src = build / "src"
+    src.mkdir(exist_ok=True)
+    for f in csrc_files():
+        dst = src / f.name
+        data = f.read_bytes()
+        if not dst.exists() or dst.read_bytes() != data:
+            tmp = dst.with_suffix(dst.suffix + ".tmp")
+            tmp.write_bytes(data)
+            tmp.replace(dst)
+    return src
 
 
 @contextmanager

@@ -9,13 +9,19 @@ split, as for the byte model.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
+import zipfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
+import transformers
 from torch.nn import functional as F
 
+from actsparse.core.corpus import default_cache_dir
 from actsparse.core.evaluate import window_starts as core_window_starts
 from actsparse.metrics.sparsity import exact_zero_fraction
 from actsparse.pretrained.lm import PretrainedLM
@@ -35,7 +41,45 @@ class TokenText:
 def tokenize(tokenizer, data: bytes) -> TokenText:  # noqa: ANN001
     """A split's bytes as token ids, with where each token ends in the bytes. The text is
     decoded as UTF-8 (a character cut at the split's edge becomes U+FFFD); a tokenizer
-    that maps any of it to its unknown token cannot score the corpus, and says so."""
+    that maps any of it to its unknown token cannot score the corpus, and says so.
+
+    Every pretrained job reads the same splits through the same tokenizer, and a split of
+    a few MB takes seconds and GBs of Python objects to tokenize, so the result is kept in
+    `$ACTSPARSE_CACHE/tokens/`, keyed by the tokenizer's full definition and the bytes: a
+    hit is the same arrays, never a stale copy."""
+    path = token_cache_path(tokenizer, data)
+    if path is not None and path.exists():
+        try:
+            with np.load(path) as z:
+                return TokenText(z["ids"], z["byte_end"])
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            path.unlink(missing_ok=True)  # a damaged entry is recomputed
+    tt = _tokenize(tokenizer, data)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+        np.savez(tmp, ids=tt.ids, byte_end=tt.byte_end)
+        tmp.replace(path)  # atomic: a job reading it never sees half a file
+    return tt
+
+
+TOKEN_CACHE_FORMAT = b"actsparse tokens v1"
+
+
+def token_cache_path(tokenizer, data: bytes) -> Path | None:  # noqa: ANN001
+    """The cache entry for this tokenizer and text, or None for a tokenizer without a
+    serialisable definition (a slow, Python-only tokenizer is not cached)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return None
+    h = hashlib.sha256(TOKEN_CACHE_FORMAT)
+    for part in (type(tokenizer).__name__, transformers.__version__, backend.to_str()):
+        h.update(part.encode() + b"\0")
+    h.update(data)
+    return default_cache_dir() / "tokens" / f"{h.hexdigest()[:24]}.npz"
+
+
+def _tokenize(tokenizer, data: bytes) -> TokenText:  # noqa: ANN001
     text = data.decode("utf-8", errors="replace")
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids = np.asarray(enc["input_ids"], dtype=np.int64)
@@ -47,9 +91,15 @@ def tokenize(tokenizer, data: bytes) -> TokenText:  # noqa: ANN001
             f"the tokenizer cannot encode the corpus: {(ids == unk).sum()} unknown tokens, the "
             f"first at character {char} ({text[char : char + 20]!r})"
         )
-    char_bytes = np.cumsum([0] + [len(c.encode("utf-8")) for c in text])
     ends = np.asarray([e for _, e in enc["offset_mapping"]], dtype=np.int64)
-    return TokenText(ids, char_bytes[ends])
+    return TokenText(ids, char_byte_offsets(text)[ends])
+
+
+def char_byte_offsets(text: str) -> np.ndarray:
+    """[len(text) + 1] the UTF-8 byte offset at which each character starts (and the end)."""
+    cp = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    width = 1 + (cp >= 0x80).astype(np.int64) + (cp >= 0x800) + (cp >= 0x10000)
+    return np.concatenate([[0], np.cumsum(width)])
 
 
 def window_starts(n_tokens: int, context: int, n_windows: int) -> np.ndarray:
