@@ -2,7 +2,8 @@
 dense SmolLM2, its hard swap and the default run's 20-step relufied model (relufy_lam0), read
 from a clean `make reproduce` checkout, with the full config's decode settings; written as a
 pretrained_decode table. Usage: python results/epyc/pretrained_decode.py RUN_DIR OUT.parquet
-(RUN_DIR: that checkout's results/default)."""
+(RUN_DIR: that checkout's results/default, or any run directory holding
+models/pretrained/{dense,relufy_lam0} and data/val.bin, such as results/smollm2)."""
 
 import sys
 from pathlib import Path
