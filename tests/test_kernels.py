@@ -403,6 +403,40 @@ def test_a_second_checkout_loads_the_same_build_without_compiling(tmp_path):
     assert {f: f.stat().st_mtime_ns for f in build.glob("*.o")} == objects
 
 
+def test_the_build_runs_the_pip_ninja_whatever_ninja_is_first_on_path(tmp_path):
+    """make test's pytest found the system's ninja (1.11) and the smoke workflow's jobs the
+    virtual environment's (1.13), which hash commands differently: each switch recompiled
+    every kernel. A ninja that fails, first on PATH, must never be run, and the build must
+    load as it is."""
+    import subprocess
+
+    K.extension()
+    build = K.build_dir()
+    objects = {f: f.stat().st_mtime_ns for f in build.glob("*.o")}
+    marker = tmp_path / "the_wrong_ninja_ran"
+    fake = tmp_path / "ninja"
+    fake.write_text(f"#!/bin/sh\ntouch {marker}\nexit 1\n")
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run(
+        [sys.executable, "-c", LOAD], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert proc.returncode == 0 and "loaded" in proc.stdout, proc.stderr[-2000:]
+    assert not marker.exists()
+    assert {f: f.stat().st_mtime_ns for f in build.glob("*.o")} == objects
+
+
+def test_the_ninja_pin_restores_path():
+    import shutil
+
+    import ninja
+
+    before = os.environ["PATH"]
+    with K.pinned_ninja():
+        assert Path(shutil.which("ninja")).parent == Path(ninja.BIN_DIR)
+    assert os.environ["PATH"] == before
+
+
 @pytest.mark.slow
 def test_a_build_killed_mid_compile_leaves_the_next_one_to_succeed_unaided(tmp_path):
     """As a user's would be: a first build killed (a SLURM time limit, Ctrl-C) while the

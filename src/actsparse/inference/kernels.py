@@ -59,13 +59,13 @@ def extension() -> ModuleType:
             f"the sparse kernels need a C++ compiler and '{compiler}' is not on PATH "
             f"(Debian: apt-get install g++, or set CXX)"
         )
-    try:
-        cpp_extension.verify_ninja_availability()
-    except RuntimeError as e:
-        raise KernelBuildError(f"the sparse kernels need ninja (pip install ninja): {e}") from e
     build = build_dir()
     build.mkdir(parents=True, exist_ok=True)
-    with build_lock(build):
+    with pinned_ninja(), build_lock(build):
+        try:
+            cpp_extension.verify_ninja_availability()
+        except RuntimeError as e:
+            raise KernelBuildError(f"the sparse kernels need ninja (pip install ninja): {e}") from e
         src = staged_sources(build)
         try:
             return cpp_extension.load(
@@ -79,6 +79,28 @@ def extension() -> ModuleType:
             )
         except (RuntimeError, OSError, ImportError) as e:
             raise KernelBuildError(f"building the sparse kernels in {build} failed: {e}") from e
+
+
+@contextmanager
+def pinned_ninja() -> Iterator[None]:
+    """Build with the ninja pip installed with this package, never whichever is first on
+    PATH: ninja 1.11 and 1.13 hash a build's commands differently, so one build directory
+    that met both recompiled every kernel at each switch (3 min on 2 cores). That is what
+    happened in `make test`: pytest found the system's ninja, the smoke workflow's jobs the
+    virtual environment's. Without the pip package, PATH decides as before."""
+    try:
+        import ninja
+
+        bin_dir = str(ninja.BIN_DIR)
+    except (ImportError, AttributeError):
+        yield
+        return
+    old = os.environ.get("PATH", "")
+    os.environ["PATH"] = bin_dir + os.pathsep + old
+    try:
+        yield
+    finally:
+        os.environ["PATH"] = old
 
 
 SANITIZE_FLAGS = [
