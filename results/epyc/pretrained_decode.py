@@ -2,8 +2,9 @@
 dense SmolLM2, its hard swap and the default run's 20-step relufied model (relufy_lam0), read
 from a clean `make reproduce` checkout, with the full config's decode settings; written as a
 pretrained_decode table. Usage: python results/epyc/pretrained_decode.py RUN_DIR OUT.parquet
-(RUN_DIR: that checkout's results/default, or any run directory holding
-models/pretrained/{dense,relufy_lam0} and data/val.bin, such as results/smollm2)."""
+[RUN_NAME] (RUN_DIR: that checkout's results/default, or any run directory holding
+models/pretrained/{dense,relufy_lam0} and data/val.bin, such as results/smollm2; RUN_NAME:
+the table's run_name, "epyc" unless given)."""
 
 import sys
 from pathlib import Path
@@ -39,7 +40,8 @@ work.mkdir(parents=True, exist_ok=True)
 rows += B.llamacpp_rows(files.path if files.kind == "gguf" else None, d["llamacpp"], setup, work)
 rows += B.relufied_llamacpp_rows(["hard_swap", "relufy_lam0"], setup)
 rows = B.compare(rows)
-write_table("pretrained_decode", rows, out, {"run_name": "epyc", "seed": 0, "pretrained": p})
+run_name = sys.argv[3] if len(sys.argv) > 3 else "epyc"
+write_table("pretrained_decode", rows, out, {"run_name": run_name, "seed": 0, "pretrained": p})
 keys = ("engine", "variant", "weights", "path", "threads", "tokens_per_s", "fraction_of_ideal")
 for r in rows:
     print({k: r.get(k) for k in keys + ("speedup_vs_llamacpp_f32", "status")})
