@@ -31,11 +31,13 @@ lint: install
 	$(BIN)/ruff format --check src workflow/scripts tests
 	$(BIN)/snakefmt --check Snakefile workflow/
 
-# ACTSPARSE_REQUIRE_ISAS: fail unless every kernel path this CPU runs passed a test. The 30
-# slowest tests are listed at the end (CI must stay under 15 min). Then the kernel tests
-# again under the sanitizers.
+# ACTSPARSE_REQUIRE_ISAS: fail unless every kernel path this CPU runs passed a test. The
+# tests run on $(CORES) workers (pytest-xdist), a file to a worker (tests/conftest.py says
+# which go first). The 30 slowest tests are listed at the end (CI must stay under 15 min).
+# Then the kernel tests again under the sanitizers.
 test: install
-	ACTSPARSE_REQUIRE_ISAS=1 $(BIN)/python -m pytest -v --durations=30
+	ACTSPARSE_REQUIRE_ISAS=1 $(BIN)/python -m pytest -v --durations=30 \
+	  -n $(CORES) --dist loadfile --no-loadscope-reorder
 	$(MAKE) sanitize
 
 # The C++ kernels built with AddressSanitizer + UndefinedBehaviorSanitizer (any report
@@ -47,7 +49,7 @@ SANITIZE_LIBS = $(shell $${CXX:-c++} -print-file-name=libasan.so) $(shell $${CXX
 sanitize: install
 	ACTSPARSE_SANITIZE=1 ACTSPARSE_REQUIRE_ISAS=1 ASAN_OPTIONS=detect_leaks=0 \
 	LD_PRELOAD="$(SANITIZE_LIBS)" $(BIN)/python -m pytest -q -p no:cacheprovider \
-	  -m "not slow" tests/test_kernels.py tests/test_up_screen.py tests/test_decode.py \
+	  -n $(CORES) --dist loadfile -m "not slow" tests/test_kernels.py tests/test_up_screen.py tests/test_decode.py \
 	  tests/test_speculative_decode.py tests/test_llama_engine.py
 
 # llama.cpp for the pretrained_decode stage's comparison (optional: without it the stage

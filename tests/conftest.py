@@ -51,6 +51,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
     if os.environ.get("ACTSPARSE_REQUIRE_ISAS") != "1" or exitstatus != 0:
         return
+    if hasattr(session.config, "workerinput"):
+        return  # an xdist worker saw its share only: the controller sees every report
     from actsparse.inference import kernels as K
 
     if K.unavailable():
@@ -67,3 +69,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if reporter:
             reporter.write_line(f"FAILED: no test ran the {', '.join(missing)} path(s)", red=True)
         session.exitstatus = 1
+
+
+# Under xdist (make test: `-n 2 --dist loadfile --no-loadscope-reorder`) each test file runs
+# whole on one worker, files in this order. The workflow tests share one smoke run (minutes)
+# and the kernel tests include a from-scratch build (minutes): they go first, one to each
+# worker, and the short files fill in behind them. A plain sequential run keeps this order too.
+FIRST_FILES = ("test_workflow.py", "test_kernels.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return FIRST_FILES.index(name) if name in FIRST_FILES else len(FIRST_FILES)
+
+    items.sort(key=rank)  # stable: the order within a file, and among the rest, is kept

