@@ -74,10 +74,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 # Under xdist (make test: `-n 2 --dist loadfile --no-loadscope-reorder`) each test file runs
 # whole on one worker, files in this order. The workflow tests share one smoke run (minutes)
 # and the kernel tests include a from-scratch build (minutes): they go first, one to each
-# worker. The workflow runs in checkouts of their own (a tiny GPT-2, SLURM: minutes) follow
-# on the kernels' worker, and the short files fill in behind. A plain sequential run keeps
-# this order too.
-FIRST_FILES = ("test_workflow.py", "test_kernels.py", "test_workflow_own_runs.py")
+# worker, and the short files fill in behind them. A plain sequential run keeps this order too.
+FIRST_FILES = ("test_workflow.py", "test_kernels.py")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
