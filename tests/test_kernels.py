@@ -694,3 +694,13 @@ def test_an_unknown_or_unrunnable_isa_is_a_clear_error(monkeypatch):
         K.sparse_down(a, wt, isa=lacking[0])
     with pytest.raises(RuntimeError, match="cannot run on this CPU"):  # and in C++ too
         K.extension().sparse_down(a, wt, torch.empty(0), 1, K.ISAS[lacking[0]], 0)
+
+
+def test_the_cpu_model_names_family_and_model_where_the_name_is_generic():
+    """Two VMs both called "AMD EPYC" (a Zen 4, family 25, and a Zen 5, family 26) must not
+    share a cpu_model in the timed tables; without the numbers the name alone stays."""
+    zen5 = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 26\nmodel\t\t: 2\n"
+    zen5 += "model name\t: AMD EPYC\nflags\t\t: fpu\n\nprocessor\t: 1\ncpu family\t: 99\n"
+    assert K.cpu_model_of(zen5) == "AMD EPYC (family 26, model 2)"
+    assert K.cpu_model_of("model name\t: Apple M2\n") == "Apple M2"
+    assert K.cpu_model().startswith(K.cpu_model_of(Path("/proc/cpuinfo").read_text()))

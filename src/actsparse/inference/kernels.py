@@ -262,14 +262,29 @@ def row_prefetch() -> bool:
 
 @cache
 def cpu_model() -> str:
-    """The CPU's model name (timings differ across our machines' CPU families)."""
+    """The CPU's model name and, where the kernel reports them, its family and model
+    numbers (timings differ across our machines' CPU families, and a VM may name a Zen 4
+    and a Zen 5 alike, "AMD EPYC": family 25 and 26 tell them apart)."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        return cpu_model_of(Path("/proc/cpuinfo").read_text())
     except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
+        return platform.processor() or platform.machine() or "unknown"
+
+
+def cpu_model_of(cpuinfo: str) -> str:
+    """cpu_model from the text of /proc/cpuinfo (its first processor's fields)."""
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        key, sep, value = line.partition(":")
+        if not sep:
+            if fields:
+                break  # the end of the first processor's block
+            continue
+        fields.setdefault(key.strip(), value.strip())
+    name = fields.get("model name") or platform.machine() or "unknown"
+    if "cpu family" in fields and "model" in fields:
+        return f"{name} (family {fields['cpu family']}, model {fields['model']})"
+    return name
 
 
 _NO_BIAS = torch.empty(0)  # one shared empty tensor: a new one per call costs ~1 us
