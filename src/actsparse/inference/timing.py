@@ -50,8 +50,12 @@ def time_pairs(
     whichever happened to be timed during it (run one after another, two timings of the
     very same kernel differed by 1.5x). Each kernel call still follows its own baseline
     call, which streams a whole weight matrix through the caches. Every call gets the
-    next index (the callers cycle layers and inputs by it), so no pair finds the layer the
-    pair before it just read still in cache. The turn order is shuffled every round (a
+    next index (the callers cycle layers and inputs by it), the kernel too: its index is
+    one past its baseline's, so it never reads the matrix its baseline has just pulled
+    into L3 (it did until 2026-12: a baseline reading the kernels' own layout, torch's
+    `*_transposed` calls, left a 9.4 MB matrix in a 32 MiB L3, and our dense kernel then
+    timed 130-240 us after it against 320-490 us after the others), and no pair finds
+    the layer the pair before it just read still in cache. The turn order is shuffled every round (a
     fixed seed), so each kernel follows every other alike: what a pair leaves behind
     slowed whichever kernel came after it (after the torch gather, a kernel timed 15-20%
     slower than the very same kernel elsewhere in the turn)."""
@@ -60,12 +64,12 @@ def time_pairs(
     rng = np.random.default_rng(0)
     for i in range(warmup + calls):
         for pos, j in enumerate(rng.permutation(n)):
-            k = i * n + pos
+            k = 2 * (i * n + pos)
             base, fn = pairs[j]
             t0 = time.perf_counter_ns()
             base(k)
             t1 = time.perf_counter_ns()
-            fn(k)
+            fn(k + 1)
             t2 = time.perf_counter_ns()
             if i >= warmup:
                 tb[j, i - warmup], tf[j, i - warmup] = (t1 - t0) / 1e3, (t2 - t1) / 1e3
