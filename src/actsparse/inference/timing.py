@@ -54,11 +54,11 @@ def time_pairs(
     one past its baseline's, so it never reads the matrix its baseline has just pulled
     into L3 (it did until 2026-12: a baseline reading the kernels' own layout, torch's
     `*_transposed` calls, left a 9.4 MB matrix in a 32 MiB L3, and our dense kernel then
-    timed 130-240 us after it against 320-490 us after the others), and no pair finds
-    the layer the pair before it just read still in cache. The turn order is shuffled every round (a
-    fixed seed), so each kernel follows every other alike: what a pair leaves behind
-    slowed whichever kernel came after it (after the torch gather, a kernel timed 15-20%
-    slower than the very same kernel elsewhere in the turn)."""
+    timed a median 213 us after it against 334 us after the others on one thread), and
+    no pair finds the layer the pair before it just read still in cache. The turn order
+    is shuffled every round (a fixed seed), so each kernel follows every other alike:
+    what a pair leaves behind slowed whichever kernel came after it (after the torch
+    gather, a kernel timed 15-20% slower than the very same kernel elsewhere in the turn)."""
     n = len(pairs)
     tb, tf = np.empty((n, calls)), np.empty((n, calls))
     rng = np.random.default_rng(0)
