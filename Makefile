@@ -49,8 +49,8 @@ SANITIZE_LIBS = $(shell $${CXX:-c++} -print-file-name=libasan.so) $(shell $${CXX
 sanitize: install
 	ACTSPARSE_SANITIZE=1 ACTSPARSE_REQUIRE_ISAS=1 ASAN_OPTIONS=detect_leaks=0 \
 	LD_PRELOAD="$(SANITIZE_LIBS)" $(BIN)/python -m pytest -q -p no:cacheprovider \
-	  -n $(CORES) --dist loadfile -m "not slow" tests/test_kernels.py tests/test_up_screen.py tests/test_decode.py \
-	  tests/test_speculative_decode.py tests/test_llama_engine.py
+	  -n $(CORES) --dist loadfile -m "not slow" tests/test_kernels.py tests/test_up_screen.py \
+	  tests/test_decode.py tests/test_speculative_decode.py tests/test_llama_engine.py
 
 # llama.cpp for the pretrained_decode stage's comparison (optional: without it the stage
 # writes our rows and marks llama.cpp's `not run`): llama-cpp-python, pinned by sha256,

