@@ -8,8 +8,6 @@
 // weight matrix is then read once for all of them, and the sparse path touches the union
 // of their active neurons.
 
-#include <torch/extension.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>

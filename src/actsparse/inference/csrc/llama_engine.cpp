@@ -13,8 +13,6 @@
 // Threads split rows (every GEMV) or columns (the sparse down projection), never a sum,
 // so 1 and 2 threads give the same bits.
 
-#include <torch/extension.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>

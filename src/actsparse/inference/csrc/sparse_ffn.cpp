@@ -11,8 +11,6 @@
 // OpenMP splits work only when asked for more than one thread: a parallel region costs
 // about a microsecond, more than a whole hidden-256 GEMV.
 
-#include <torch/extension.h>
-
 #include <omp.h>
 
 #include <algorithm>

@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "sparse_ffn.h"
+#include "kernel_core.h"
 
 #if ACTSPARSE_X86
 namespace actsparse::avx2 {

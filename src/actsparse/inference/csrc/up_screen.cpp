@@ -19,8 +19,6 @@
 // the relufied default model: 10% of rows kept where 8% are active (bf16 copies kept 8.3%
 // but read twice the bytes).
 
-#include <torch/extension.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
