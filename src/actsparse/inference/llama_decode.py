@@ -7,9 +7,9 @@ guessed: a model whose config the engine cannot run exactly (biases, scaled RoPE
 non-gated FFN, an activation it does not know) is refused with the reason, before any
 weight is copied. The sparse path reads the gate whole and then only the up rows and down
 columns of neurons whose gate activation is nonzero; the screened path first proves most
-gate rows zero from an int8 copy (kernels.UpScreen). Neither predicts: the activations are
-the same bits as the dense path's gate, so their greedy output is checked against it.
-"""
+gate rows zero from an int8 copy (kernels.UpScreen). Neither predicts, and every path sums
+the down projection in the same order (the dense path over every neuron, zeros included),
+so all three give the same logits bit for bit, and the same greedy output."""
 
 from __future__ import annotations
 
@@ -79,11 +79,10 @@ def _f32(t: torch.Tensor) -> torch.Tensor:
 
 
 def layer_tensors(block: torch.nn.Module, path: str) -> dict[str, torch.Tensor]:
-    """A decoder layer's tensors by the engine's names; each path gets only the layouts it
-    reads (dense: W_down [D, F]; sparse paths: W_down^T [F, D]; screened: the int8 gate)."""
+    """A decoder layer's tensors by the engine's names; each path gets only what it reads
+    (every path W_down^T [F, D], summed row by row; screened also the int8 gate)."""
     attn, mlp = block.self_attn, block.mlp
     empty = torch.empty(0)
-    down = _f32(mlp.down_proj.weight)
     named = {
         "attn_norm": _f32(block.input_layernorm.weight),
         "q_w": _f32(attn.q_proj.weight),
@@ -93,8 +92,7 @@ def layer_tensors(block: torch.nn.Module, path: str) -> dict[str, torch.Tensor]:
         "ffn_norm": _f32(block.post_attention_layernorm.weight),
         "gate_w": _f32(mlp.gate_proj.weight),
         "up_w": _f32(mlp.up_proj.weight),
-        "down_w": down if path == "dense" else empty,
-        "down_t": K.transpose_down(down) if path != "dense" else empty,
+        "down_t": K.transpose_down(_f32(mlp.down_proj.weight)),
         "gate_q": empty,
         "gate_qsum": empty,
         "gate_factors": empty,

@@ -3,7 +3,9 @@
 // of a relufied SmolLM2 would run, so its tokens/s can stand beside llama.cpp's.
 //
 // Only the FFN differs between paths, and only in which rows it reads:
-//   dense    gate, up and down read whole (down as row dots over W_down [D, F]);
+//   dense    gate, up and down read whole (down as the sparse paths' own sum over the rows
+//            of W_down^T [F, D], every neuron in order, zeros included: a zero adds
+//            nothing there, so every path gives the dense path's logits bit for bit);
 //   sparse   the gate whole, then the up rows and down columns (W_down^T rows) of the
 //            neurons whose activation is nonzero;
 //   screened the gate's int8 copy proves most neurons zero (up_screen.cpp), only the rest
@@ -49,20 +51,20 @@ float gate_act(float x, int64_t kind, float shift) {
 }
 
 struct LlamaLayer {
-  torch::Tensor attn_norm, q_w, k_w, v_w, o_w, ffn_norm, gate_w, up_w, down_w, down_t;
+  torch::Tensor attn_norm, q_w, k_w, v_w, o_w, ffn_norm, gate_w, up_w, down_t;
   torch::Tensor gate_q, gate_qsum, gate_factors;  // the screened path's int8 gate (UpScreen)
 };
 
 const std::vector<std::string> kLlamaTensors = {
-    "attn_norm", "q_w",    "k_w",    "v_w",    "o_w",       "ffn_norm",    "gate_w",
-    "up_w",      "down_w", "down_t", "gate_q", "gate_qsum", "gate_factors"};
+    "attn_norm", "q_w",    "k_w",    "v_w",       "o_w",         "ffn_norm", "gate_w",
+    "up_w",      "down_t", "gate_q", "gate_qsum", "gate_factors"};
 
 LlamaLayer llama_layer_from(const std::map<std::string, torch::Tensor>& named, size_t index) {
   const actsparse::NamedTensors tensors(named, kLlamaTensors, "llama engine", index);
   auto at = [&](const std::string& name) { return tensors.at(name); };
   return LlamaLayer{at("attn_norm"), at("q_w"),    at("k_w"),    at("v_w"),    at("o_w"),
-                    at("ffn_norm"),  at("gate_w"), at("up_w"),   at("down_w"), at("down_t"),
-                    at("gate_q"),    at("gate_qsum"), at("gate_factors")};
+                    at("ffn_norm"),  at("gate_w"), at("up_w"),   at("down_t"), at("gate_q"),
+                    at("gate_qsum"), at("gate_factors")};
 }
 
 const float* fptr(const torch::Tensor& t) { return t.data_ptr<float>(); }
@@ -163,10 +165,12 @@ class LlamaEngineCpp {
     scores_.resize(T_);
     positions_.resize(T_);
     for (int64_t s = 0; s < T_; ++s) positions_[s] = static_cast<int32_t>(s);
+    every_.resize(F_);
+    for (int64_t i = 0; i < F_; ++i) every_[i] = static_cast<int32_t>(i);
     std::vector<torch::Tensor*> weights = {&embed_, &final_norm_, &head_};
     for (LlamaLayer& L : layers_)
       for (torch::Tensor* t : {&L.attn_norm, &L.q_w, &L.k_w, &L.v_w, &L.o_w, &L.ffn_norm,
-                               &L.gate_w, &L.up_w, &L.down_w, &L.down_t, &L.gate_q,
+                               &L.gate_w, &L.up_w, &L.down_t, &L.gate_q,
                                &L.gate_qsum, &L.gate_factors})
         if (t->defined() && t->numel() > 0) weights.push_back(t);
     // a tied head (SmolLM2's) is the embedding's storage: copied once
@@ -180,8 +184,7 @@ class LlamaEngineCpp {
   }
 
   // Every tensor of a layer checked once, here, so the step loop can trust them: a path
-  // needs its own layout (down_w for dense, down_t otherwise, the int8 gate for screened)
-  // and may leave the others empty.
+  // needs its own layout (the int8 gate for screened) and may leave the others empty.
   void check_layer(const LlamaLayer& L, size_t i) const {
     const int64_t D = D_, F = F_, q = n_head_ * hd_, kv = n_kv_head_ * hd_;
     auto want = [&](const torch::Tensor& t, std::vector<int64_t> shape, const char* name) {
@@ -195,8 +198,7 @@ class LlamaEngineCpp {
     want(L.ffn_norm, {D}, "ffn_norm");
     want(L.gate_w, {F, D}, "gate_w");
     want(L.up_w, {F, D}, "up_w");
-    if (path_ == kDense) want(L.down_w, {D, F}, "down_w");
-    else want(L.down_t, {F, D}, "down_t");
+    want(L.down_t, {F, D}, "down_t");
     if (path_ == kScreened) {
       TORCH_CHECK(L.gate_q.defined() && L.gate_q.scalar_type() == torch::kInt8 &&
                       L.gate_q.is_contiguous() && L.gate_q.sizes() == L.gate_w.sizes(),
@@ -386,8 +388,7 @@ class LlamaEngineCpp {
       }
       up_rows_ += F;
       down_rows_ += F;
-      gemv(fptr(L.down_w), nullptr, a_.data(), D, F, y);
-      return;
+      return down(L, a_.data(), every_.data(), F, y);
     }
     // the active neurons: nonzero gate activation, in ascending order
     int64_t n = 0;
@@ -412,15 +413,21 @@ class LlamaEngineCpp {
     }
     zeros_ += F - nnz;
     down_rows_ += nnz;
+    down(L, a_.data(), idx_.data(), nnz, y);
+  }
+
+  // y [D] = the sum of a[i] * W_down^T[i] over the n neurons in rows (ascending), in that
+  // order: every path's down projection, the dense path's over every neuron. Threads split
+  // the D outputs, never a sum.
+  void down(const LlamaLayer& L, const float* a, const int32_t* rows, int64_t n, float* y) {
+    const int64_t D = D_, F = F_;
     std::fill(y, y + D, 0.0f);
     const float* wt = fptr(L.down_t);
-    if (threads_ == 1) return actsparse::down_rows(a_.data(), idx_.data(), nnz, wt, D, y, isa_);
+    if (threads_ == 1) return actsparse::down_rows(a, rows, n, wt, D, y, isa_);
 #pragma omp parallel for num_threads(threads_) schedule(static)
     for (int64_t p = 0; p < threads_; ++p) {
       const auto [d0, d1] = share(D, threads_, p);
-      if (d1 > d0)
-        actsparse::down_rows_batch_range(a_.data(), 1, F, idx_.data(), nnz, wt, D, d0, d1, y,
-                                         isa_);
+      if (d1 > d0) actsparse::down_rows_batch_range(a, 1, F, rows, n, wt, D, d0, d1, y, isa_);
     }
   }
 
@@ -470,7 +477,8 @@ class LlamaEngineCpp {
   int64_t steps_ = 0, gate_rows_ = 0, up_rows_ = 0, down_rows_ = 0, zeros_ = 0;
   std::vector<float> inv_freq_, kcache_, vcache_;
   std::vector<float> x_, h_, q_, k_, v_, att_, tmp_, scores_, g_, u_, a_;
-  std::vector<int32_t> idx_, cand_, positions_;  // positions_: 0 .. T-1, the rows of a cache
+  // positions_: 0 .. T-1, the rows of a cache; every_: 0 .. F-1, the dense path's neurons
+  std::vector<int32_t> idx_, cand_, positions_, every_;
   std::vector<int64_t> counts_;
 };
 
