@@ -64,19 +64,74 @@ def test_without_a_build_llamacpp_rows_say_why(tmp_path, monkeypatch, tiny_gguf)
     monkeypatch.setenv("ACTSPARSE_CACHE", str(tmp_path))
     with pytest.raises(LC.LlamaCppUnavailable, match="make llamacpp"):
         LC.load()
+    ggufs, why = B.llamacpp_models(tiny_gguf, ["F32", "Q8_0"], tmp_path)
+    assert ggufs == {} and why.startswith("llama.cpp is not built")
+    assert B.llamacpp_models(None, ["F32"], tmp_path) == (
+        {},
+        "the model source is not a GGUF file (llama.cpp reads GGUF only)",
+    )
+    assert B.llamacpp_models(tiny_gguf, [], tmp_path) == ({}, None)
     setup = B.DecodeSetup([1, 2, 3], 4, [1, 2], 1)
-    rows = B.llamacpp_rows(tiny_gguf, ["F32", "Q8_0"], setup, tmp_path)
-    assert len(rows) == 4 and all(
-        r["status"].startswith("not run: llama.cpp is not built") for r in rows
-    )
-    rows = B.llamacpp_rows(None, ["F32"], setup, tmp_path)
-    assert (
-        rows[0]["status"]
-        == "not run: the model source is not a GGUF file (llama.cpp reads GGUF only)"
-    )
+    rows = B.not_run("dense", "F32", setup, why)
+    assert len(rows) == 2 and rows[0]["status"] == f"not run: {why}"
     relu = B.relufied_llamacpp_rows(["dense", "relufy_lam0"], setup)
     assert {r["variant"] for r in relu} == {"relufy_lam0"}
     assert "hard-codes a SiLU gate" in relu[0]["status"]
+
+
+def test_runners_take_turns_within_each_repeat_and_keep_their_fastest():
+    calls = []
+    speeds = {"a": iter([3.0, 5.0, 4.0]), "b": iter([7.0, 6.0, 1.0])}
+
+    def runner(name):
+        def run():
+            calls.append(name)
+            return {"tokens": [len(calls)], "tokens_per_s": next(speeds[name])}
+
+        return run
+
+    best = B.take_turns({"a": runner("a"), "b": runner("b")}, repeats=3)
+    assert calls == ["a", "b"] * 3  # never a's three runs, then b's
+    assert best["a"] == {"tokens": [3], "tokens_per_s": 5.0}
+    assert best["b"] == {"tokens": [2], "tokens_per_s": 7.0}
+
+
+@pytest.mark.skipif(bool(K.unavailable()), reason=str(K.unavailable()))
+def test_llamacpp_f32_takes_turns_beside_every_variant(monkeypatch):
+    """Every variant's paths take turns with llama.cpp F32 (its other formats only beside the
+    dense model), and each row's speedup is over the F32 run of its own turns. llama.cpp is
+    stood in for by runners that log their calls, so this runs without a build."""
+    from tests.test_llama_engine import tiny_llama, variant
+
+    log = []
+
+    def fake_runners(paths, threads, setup):
+        def runner(fmt):
+            def run():
+                log.append(fmt)
+                return {"tokens": [1], "tokens_per_s": {"F32": 2.0, "Q8_0": 4.0}[fmt]}
+
+            return run
+
+        return {f"llama.cpp:{fmt}": runner(fmt) for fmt in paths}
+
+    monkeypatch.setattr(B, "llamacpp_runners", fake_runners)
+    ggufs = {"F32": Path("f32.gguf"), "Q8_0": Path("q8.gguf")}
+    setup = B.DecodeSetup([5, 17, 3], 4, [1], 2)
+    dense = B.engine_rows("dense", tiny_llama(), setup, ggufs)
+    assert log == ["F32", "Q8_0"] * 2
+    assert {(r["engine"], r["weights"]) for r in dense} == {
+        ("actsparse", "fp32"),
+        ("llama.cpp", "F32"),
+        ("llama.cpp", "Q8_0"),
+    }
+    log.clear()
+    relu = B.engine_rows("relu", variant(tiny_llama(), "relu"), setup, ggufs)
+    assert log == ["F32", "F32"] and {r["engine"] for r in relu} == {"actsparse"}
+    rows = B.compare(dense + relu)
+    for r in rows:
+        assert r["llamacpp_f32_tokens_per_s"] == 2.0
+        assert r["speedup_vs_llamacpp_f32"] == pytest.approx(r["tokens_per_s"] / 2.0)
 
 
 def test_ideal_speedup_counts_the_bytes_each_path_reads():
@@ -89,7 +144,7 @@ def test_ideal_speedup_counts_the_bytes_each_path_reads():
     assert B.ideal_speedup(counts, screened, screened=True) == pytest.approx(1000 / 610)
 
 
-def test_compare_sets_ratios_against_llamacpp_f32_at_the_same_threads():
+def test_compare_sets_ratios_against_the_llamacpp_f32_run_each_row_took_turns_with():
     rows = [
         {
             "engine": "llama.cpp",
@@ -97,6 +152,7 @@ def test_compare_sets_ratios_against_llamacpp_f32_at_the_same_threads():
             "threads": 1,
             "status": "ok",
             "tokens_per_s": 20.0,
+            "llamacpp_f32_tokens_per_s": 20.0,
             "tokens": [1, 2],
         },
         {
@@ -105,6 +161,7 @@ def test_compare_sets_ratios_against_llamacpp_f32_at_the_same_threads():
             "threads": 1,
             "status": "ok",
             "tokens_per_s": 30.0,
+            "llamacpp_f32_tokens_per_s": 25.0,  # another variant's turns: F32 ran faster
             "tokens": [1, 2],
         },
         {
@@ -113,12 +170,15 @@ def test_compare_sets_ratios_against_llamacpp_f32_at_the_same_threads():
             "threads": 2,
             "status": "ok",
             "tokens_per_s": 50.0,
+            "llamacpp_f32_tokens_per_s": None,
             "tokens": [1, 3],
         },
     ]
     out = B.compare(rows)
-    assert out[1]["speedup_vs_llamacpp_f32"] == 1.5 and out[1]["same_tokens_as_llamacpp_f32"]
-    assert "speedup_vs_llamacpp_f32" not in out[2]  # no llama.cpp F32 row at 2 threads
+    assert out[0]["speedup_vs_llamacpp_f32"] == 1.0
+    assert out[1]["speedup_vs_llamacpp_f32"] == 1.2 and out[1]["same_tokens_as_llamacpp_f32"]
+    assert "speedup_vs_llamacpp_f32" not in out[2]  # no llama.cpp F32 run beside it
+    assert "same_tokens_as_llamacpp_f32" not in out[2]  # nor an F32 row at 2 threads
 
 
 def test_llamacpp_and_our_engine_agree_on_the_same_weights(tiny_gguf):

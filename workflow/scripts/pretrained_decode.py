@@ -35,18 +35,22 @@ def run() -> tuple[list[dict], str | None]:
     setup = B.DecodeSetup(
         [int(t) for t in ids[: d["prompt_tokens"]]], d["new_tokens"], d["threads"], d["repeats"]
     )
-    rows = []
-    for variant, directory in model_dirs.items():
-        lm = stages.load_variant(directory, variant, p["hard_swap_activation"])
-        try:
-            rows += B.engine_rows(variant, lm, setup)
-        except UnsupportedModel as e:
-            return [], f"not run: {e}"
     files = source.resolve(p["source"])
     gguf = files.path if files.kind == "gguf" else None
     work = Path(snakemake.params.gguf_dir)
     work.mkdir(parents=True, exist_ok=True)
-    rows += B.llamacpp_rows(gguf, d["llamacpp"], setup, work)
+    ggufs, why = B.llamacpp_models(gguf, d["llamacpp"], work)
+    rows = []
+    for variant, directory in model_dirs.items():
+        lm = stages.load_variant(directory, variant, p["hard_swap_activation"])
+        try:
+            rows += B.engine_rows(variant, lm, setup, ggufs)
+        except UnsupportedModel as e:
+            return [], f"not run: {e}"
+    if why:
+        rows += [r for fmt in d["llamacpp"] for r in B.not_run("dense", fmt, setup, why)]
+    elif "dense" not in model_dirs:  # llama.cpp's own rows come with the dense model's
+        rows += B.llamacpp_rows(ggufs, setup)
     rows += B.relufied_llamacpp_rows(list(model_dirs), setup)
     return B.compare(rows), None
 

@@ -233,7 +233,9 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("speedup_vs_dense_path", F64),  # over our dense path on the same variant
         ("ideal_speedup", F64),  # dense weight bytes per token over this path's
         ("fraction_of_ideal", F64),  # speedup_vs_dense_path / ideal_speedup
-        ("speedup_vs_llamacpp_f32", F64),  # over llama.cpp F32 (dense model) at these threads
+        ("speedup_vs_llamacpp_f32", F64),  # over llama.cpp_f32_tokens_per_s
+        # llama.cpp F32 on the dense model at these threads, taking turns with this row's run
+        ("llamacpp_f32_tokens_per_s", F64),
         ("act_sparsity", F64),
         ("gate_rows", F64),  # fractions of FFN rows read per projection
         ("up_rows", F64),
