@@ -34,19 +34,11 @@ lint: install
 # ACTSPARSE_REQUIRE_ISAS: fail unless every kernel path this CPU runs passed a test. The
 # tests run on $(CORES) workers (pytest-xdist), a file to a worker (tests/conftest.py says
 # which go first). The 30 slowest tests are listed at the end (CI must stay under 15 min).
-# The kernel tests run again under the sanitizers beside them, logged to logs/sanitize.log
-# (its tail printed at the end, all of it on a failure): run after them, the sanitizers
-# waited while one worker finished the smoke workflow's file and the other core sat idle.
+# Then the kernel tests again under the sanitizers.
 test: install
-	@mkdir -p logs
-	@echo "make sanitize runs beside the tests, logged to logs/sanitize.log"
-	$(MAKE) --no-print-directory sanitize > logs/sanitize.log 2>&1 & san=$$!; \
 	ACTSPARSE_REQUIRE_ISAS=1 $(BIN)/python -m pytest -v --durations=30 \
-	  -n $(CORES) --dist loadfile --no-loadscope-reorder; tests=$$?; \
-	echo "waiting for make sanitize (logs/sanitize.log)"; wait $$san; sanitized=$$?; \
-	if [ $$sanitized -eq 0 ]; then tail -n 3 logs/sanitize.log; \
-	else cat logs/sanitize.log; echo "make sanitize failed (logs/sanitize.log)"; fi; \
-	[ $$tests -eq 0 ] && [ $$sanitized -eq 0 ]
+	  -n $(CORES) --dist loadfile --no-loadscope-reorder
+	$(MAKE) sanitize
 
 # The C++ kernels built with AddressSanitizer + UndefinedBehaviorSanitizer (any report
 # fails the run) and their tests run under them. Python is not built with ASan, so its
