@@ -134,6 +134,36 @@ def test_llamacpp_f32_takes_turns_beside_every_variant(monkeypatch):
         assert r["speedup_vs_llamacpp_f32"] == pytest.approx(r["tokens_per_s"] / 2.0)
 
 
+def test_llamacpp_alone_times_its_formats_in_turns(monkeypatch):
+    """A run that decodes no dense model still gets llama.cpp's rows, its formats taking
+    turns, each over the F32 run of its own turns."""
+    log = []
+
+    def fake_runners(paths, threads, setup):
+        def runner(fmt):
+            def run():
+                log.append((fmt, threads))
+                return {"tokens": [threads], "tokens_per_s": {"F32": 2.0, "Q8_0": 5.0}[fmt]}
+
+            return run
+
+        return {f"{B.LLAMACPP}{fmt}": runner(fmt) for fmt in paths}
+
+    monkeypatch.setattr(B, "llamacpp_runners", fake_runners)
+    setup = B.DecodeSetup([5, 17, 3], 4, [1, 2], 2)
+    rows = B.compare(B.llamacpp_rows({"F32": Path("f"), "Q8_0": Path("q")}, setup))
+    assert log == [("F32", 1), ("Q8_0", 1)] * 2 + [("F32", 2), ("Q8_0", 2)] * 2
+    assert [(r["weights"], r["threads"]) for r in rows] == [
+        ("F32", 1),
+        ("Q8_0", 1),
+        ("F32", 2),
+        ("Q8_0", 2),
+    ]
+    assert all(r["engine"] == "llama.cpp" and r["status"] == "ok" for r in rows)
+    assert [r["speedup_vs_llamacpp_f32"] for r in rows] == [1.0, 2.5, 1.0, 2.5]
+    assert all(r["same_tokens_as_llamacpp_f32"] for r in rows)
+
+
 def test_ideal_speedup_counts_the_bytes_each_path_reads():
     counts = {"fixed": 100, "projection": 50}  # dense: 100 + 3 * 50 = 250 weights
     full = {"gate_rows": 1.0, "up_rows": 1.0, "down_rows": 1.0}

@@ -48,6 +48,15 @@ def take_turns(runners: Mapping[str, Runner], repeats: int) -> dict[str, Run]:
     return best
 
 
+LLAMACPP = "llama.cpp:"  # runner names: llama.cpp:<format>
+
+
+def f32_speed(best: Mapping[str, Run]) -> float | None:
+    """llama.cpp F32's tokens/s in a turn's best runs (None when it did not take part)."""
+    run = best.get(f"{LLAMACPP}F32")
+    return run["tokens_per_s"] if run else None
+
+
 def llamacpp_runners(paths: Mapping[str, Path], threads: int, setup: DecodeSetup) -> dict:
     """llama.cpp on each GGUF copy of the dense model, as runners named llama.cpp:<format>."""
     n_ctx = len(setup.prompt) + setup.new_tokens
@@ -59,7 +68,7 @@ def llamacpp_runners(paths: Mapping[str, Path], threads: int, setup: DecodeSetup
             out = model.generate(setup.prompt, setup.new_tokens)
             return {"tokens": out.tokens, "tokens_per_s": out.tokens_per_s}
 
-        runners[f"llama.cpp:{fmt}"] = run
+        runners[f"{LLAMACPP}{fmt}"] = run
     return runners
 
 
@@ -111,7 +120,7 @@ def engine_rows(
             engines[p], runners[p] = engine, run
         runners |= llamacpp_runners(llamacpp, threads, setup)
         best = take_turns(runners, setup.repeats)
-        f32 = best.get("llama.cpp:F32", {}).get("tokens_per_s")
+        f32 = f32_speed(best)
         dense_tps = best["dense"]["tokens_per_s"]
         for p in paths:
             run = best[p]
@@ -170,10 +179,9 @@ def not_run(variant: str, fmt: str, setup: DecodeSetup, why: str) -> list[dict]:
 
 def _llamacpp_ok_rows(best: Mapping[str, Run], threads: int, setup: DecodeSetup) -> list[dict]:
     """llama.cpp's rows from the runs of a turn (runners named llama.cpp:<format>)."""
-    f32 = best.get("llama.cpp:F32", {}).get("tokens_per_s")
-    isa = LC.build_isa()
+    f32, isa = f32_speed(best), LC.build_isa()
     return [
-        _llamacpp_row("dense", name.split(":", 1)[1], threads, setup, "ok")
+        _llamacpp_row("dense", name.removeprefix(LLAMACPP), threads, setup, "ok")
         | {
             "tokens_per_s": run["tokens_per_s"],
             "tokens": run["tokens"],
@@ -181,7 +189,7 @@ def _llamacpp_ok_rows(best: Mapping[str, Run], threads: int, setup: DecodeSetup)
             "isa": isa,
         }
         for name, run in best.items()
-        if name.startswith("llama.cpp:")
+        if name.startswith(LLAMACPP)
     ]
 
 
