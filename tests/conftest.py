@@ -73,9 +73,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 # Under xdist (make test: `-n 2 --dist loadfile --no-loadscope-reorder`) each test file runs
 # whole on one worker, files in this order. The workflow tests share one smoke run (minutes)
-# and the kernel tests include a from-scratch build (minutes): they go first, one to each
-# worker, and the short files fill in behind them. A plain sequential run keeps this order too.
-FIRST_FILES = ("test_workflow.py", "test_kernels.py")
+# and the kernel tests include from-scratch builds: they go first, one to each worker. The
+# GPT-2 family's workflow run (2-3 min) goes next, to the kernel tests' worker while the
+# smoke run's file still holds the other, and the short files fill in behind them. A plain
+# sequential run keeps this order too.
+FIRST_FILES = ("test_workflow.py", "test_kernels.py", "test_workflow_gpt2.py")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -1,4 +1,6 @@
-"""The workflow end to end: smoke run in a temporary copy, lint, and config errors."""
+"""The workflow end to end: the smoke run in a temporary copy, what it wrote, and what a
+change to its config or code makes it rerun (dry runs on the finished copy). The GPT-2
+family's run, and the plan and lint checks that need no run, are in test_workflow_*.py."""
 
 import os
 import re
@@ -17,34 +19,7 @@ from actsparse.core.code_digest import module_closure
 from actsparse.report.claims import VERDICTS
 from actsparse.report.compare import compare_runs
 from tests.slurm_cluster import ClusterUnavailable, local_slurm
-
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-IGNORE = shutil.ignore_patterns(
-    ".venv", ".git", "results", "logs", "benchmarks", ".snakemake", "__pycache__", ".*_cache"
-)
-
-
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    return subprocess.run(
-        [str(BIN / "snakemake"), *args], cwd=workdir, capture_output=True, text=True, env=env
-    )
-
-
-def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
-    """Rule -> job count from the 'Job stats' table of a dry run (empty: nothing to do)."""
-    lines = (proc.stdout + proc.stderr).splitlines()
-    if "Job stats:" not in lines:
-        return {}
-    jobs = {}
-    for row in lines[lines.index("Job stats:") + 3 :]:
-        rule, count = row.split()
-        if rule == "total":
-            return jobs
-        if rule != "all":
-            jobs[rule] = int(count)
-    raise AssertionError("unterminated Job stats table")
+from tests.workflow_runs import BIN, IGNORE, REPO, planned_jobs, snakemake
 
 
 @pytest.fixture(scope="module")
@@ -329,59 +304,6 @@ def test_rsb_variants_of_the_pretrained_model_run_against_the_same_control(smoke
     assert (shifted["shift"] > 0).all() and (shifted["activation"] == "shifted_relu").all()
 
 
-PRETRAINED_TABLES = [
-    "quality",
-    "zeroshot",
-    "dense_stats",
-    "relufy",
-    "control",
-    "cett",
-    "flops",
-    "inputs",
-    "prune",
-    "preact",
-    "aggregated",
-]
-
-
-@pytest.mark.slow
-def test_the_pretrained_stages_run_on_a_tiny_gpt2(smoke_run, tmp_path):
-    """The GPT-2 family (GELU MLP, LayerNorm, learned positions) through every pretrained
-    stage (Table 1, Table 4's pruning, Fig. 5 and 7 included): the smoke config with a tiny
-    GPT-2 as the source, in a run of its own."""
-    cfg = (smoke_run / "config/smoke.yaml").read_text()
-    old = "source: {kind: tiny, family: llama}"
-    assert old in cfg and "run_name: smoke\n" in cfg
-    cfg = cfg.replace(old, "source: {kind: tiny, family: gpt2}")
-    cfg = cfg.replace("run_name: smoke\n", "run_name: smoke_gpt2\n")
-    rsb = "variants: [stage2, drelu, shifted_relu]"
-    assert rsb in cfg  # dReLU needs a gated FFN: GPT-2 runs the other two
-    cfg = cfg.replace(rsb, "variants: [stage2, shifted_relu]")
-    (tmp_path / "gpt2.yaml").write_text(cfg)
-    targets = [f"results/smoke_gpt2/tables/pretrained_{t}.parquet" for t in PRETRAINED_TABLES]
-    proc = snakemake(
-        smoke_run, *targets, "--cores", "2", "--configfile", str(tmp_path / "gpt2.yaml")
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    q = pd.read_parquet(smoke_run / targets[0]).set_index("variant")
-    assert (q["model"] == "tiny:gpt2").all() and q.loc["dense", "activation"].startswith("gelu")
-    assert q.loc["hard_swap", "act_sparsity"] > 0.2 and q.loc["dense", "act_sparsity"] < 0.01
-    r = pd.read_parquet(smoke_run / targets[3])
-    curve = r[r.row_type == "curve"]
-    assert curve["delta_ce_matched"].notna().all() and (curve["act_sparsity"] > 0.2).all()
-    z = pd.read_parquet(smoke_run / targets[1])
-    assert {"control", "relufy_lam0", "hard_swap"} <= set(z["variant"])
-    inputs = pd.read_parquet(smoke_run / targets[7]).set_index("variant")
-    assert (
-        inputs.loc["stage2", "qkv_in_sparsity"] > 0 and inputs.loc["dense", "qkv_in_sparsity"] == 0
-    )
-    prune = pd.read_parquet(smoke_run / targets[8])
-    assert set(prune["variant"]) == {"prune_magnitude", "prune_wanda"}
-    agg = pd.read_parquet(smoke_run / targets[10])
-    unused = agg[(agg.kind == "observed") & (agg.t == 1)].groupby("variant").unused_frac.mean()
-    assert unused["dense"] == 0 and unused["relufy_lam0"] > 0.2  # a GELU MLP has no zeros
-
-
 @pytest.mark.slow
 def test_the_frontier_marks_one_best_and_combined_best_runs_it(smoke_run):
     front = pd.read_parquet(smoke_run / "results/smoke/tables/relufy_frontier.parquet")
@@ -535,7 +457,11 @@ def test_smoke_workflow_runs_on_a_real_slurm_cluster(smoke_run, tmp_path):
             *("--workflow-profile", "workflow/profiles/slurm"),
             *("--configfile", "config/smoke.yaml"),
             "--slurm-no-account",  # no accounting daemon on this one-node cluster
-            *("--slurm-init-seconds-before-status-checks", "1"),
+            # The plugin polls squeue after this many seconds, then waits 10 s longer after
+            # each poll that finds nothing finished (1 s: polls at 1, 12, 33 s). A job here
+            # takes 12-20 s (sbatch, the job's own Snakemake, the script), so with 1 s each of
+            # the 4 levels was found at 33 s; with 5 (polls at 5, 20, 45 s), at 20 s.
+            *("--slurm-init-seconds-before-status-checks", "5"),
             *("--set-resources", "train_dense:gpu=1"),  # scheduled on the fake GPU gres
         ]
         proc = subprocess.run(
@@ -554,40 +480,6 @@ def test_smoke_workflow_runs_on_a_real_slurm_cluster(smoke_run, tmp_path):
     differences = compare_runs(work / tables, smoke_run / tables)
     assert set(differences) == set(SLURM_TABLES), differences
     assert not {t: d for t, d in differences.items() if d is not None}
-
-
-def test_cuda_config_asks_the_cluster_for_a_gpu_for_training_only():
-    def job_blocks(*extra: str) -> dict[str, str]:
-        proc = snakemake(REPO, "-n", "--forceall", "--configfile", "config/smoke.yaml", *extra)
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        blocks = re.split(r"\n(?=(?:local)?rule \w+:)", proc.stdout + proc.stderr)
-        return {re.match(r"(?:local)?rule (\w+):", b)[1]: b for b in blocks[1:]}
-
-    cuda = job_blocks("--config", "device=cuda")
-    assert "gpu=1" in cuda["train_dense"] and "gpu=1" in cuda["relufy_finetune"]
-    assert "gpu=" not in cuda["plot"] and "gpu=" not in cuda["kernel_benchmark"]
-    assert "gpu=0" in job_blocks()["train_dense"]
-
-
-def test_cett_variants_pick_the_scored_models_and_an_unknown_one_is_named(tmp_path):
-    """pretrained.cett.variants: the CETT jobs are exactly the chosen ones (a full run can
-    afford a few of the 16 at ~5 min each); a variant the run does not make stops the plan."""
-    cfg = (REPO / "config/smoke.yaml").read_text()
-
-    def plan(variants: str) -> subprocess.CompletedProcess:
-        edited = cfg.replace("steps: 3}", f"steps: 3, variants: {variants}}}")
-        assert edited != cfg
-        (tmp_path / "edited.yaml").write_text(edited)
-        return snakemake(REPO, "-n", "--forceall", "--configfile", str(tmp_path / "edited.yaml"))
-
-    picked = plan("[dense, stage2]")
-    assert picked.returncode == 0, picked.stderr[-2000:]
-    assert planned_jobs(picked)["pretrained_cett"] == 2
-    wrong = plan("[dense, relufy_lam9]")
-    assert wrong.returncode != 0
-    assert "pretrained.cett.variants: ['relufy_lam9'] are not made by this run" in (
-        wrong.stdout + wrong.stderr
-    )
 
 
 def rule_scripts(repo: Path) -> dict[str, str]:
@@ -671,19 +563,6 @@ def test_a_resorted_config_with_respelled_numbers_plans_nothing(smoke_run, tmp_p
     assert planned_jobs(proc) == {}
 
 
-@pytest.mark.parametrize(
-    "script", sorted(p.name for p in (REPO / "workflow/scripts").glob("[a-z]*.py"))
-)
-def test_every_script_runs_standalone_and_says_how(script):
-    proc = subprocess.run(
-        [sys.executable, str(REPO / "workflow/scripts" / script), "--help"],
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "--configfile" in proc.stdout and "NAME=VALUE" in proc.stdout
-
-
 @pytest.mark.slow
 def test_a_script_run_by_hand_rebuilds_its_table(smoke_run, tmp_path):
     work = tmp_path / "copy"
@@ -717,36 +596,3 @@ def test_adding_a_sweep_value_runs_only_the_new_jobs(smoke_run, tmp_path):
         "results_page": 1,
     }, jobs
     assert "tau0.05.parquet" in proc.stdout + proc.stderr
-
-
-def test_bad_config_stops_the_workflow_before_any_job(tmp_path):
-    work = tmp_path / "actsparse"
-    shutil.copytree(REPO, work, ignore=IGNORE)
-    (tmp_path / "bad.yaml").write_text("run_name: bad\ntrain_dense:\n  lr: -0.5\n")
-    proc = snakemake(work, "--cores", "1", "--configfile", str(tmp_path / "bad.yaml"))
-    assert proc.returncode != 0
-    assert "config key 'train_dense.lr'" in proc.stderr
-    assert not (work / "results/bad").exists()
-
-
-def test_workflow_lint_is_clean():
-    proc = snakemake(REPO, "--lint", "--configfile", "config/smoke.yaml")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "Congratulations" in proc.stdout + proc.stderr
-
-
-def test_snakemake_files_are_snakefmt_formatted():
-    proc = subprocess.run(
-        [str(BIN / "snakefmt"), "--check", "Snakefile", "workflow/"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, proc.stderr
-
-
-def test_python_is_ruff_clean_and_formatted():
-    paths = ["src", "workflow/scripts", "tests"]
-    for cmd in (["check", *paths], ["format", "--check", *paths]):
-        proc = subprocess.run([str(BIN / "ruff"), *cmd], cwd=REPO, capture_output=True, text=True)
-        assert proc.returncode == 0, proc.stdout + proc.stderr

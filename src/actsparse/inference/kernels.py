@@ -31,13 +31,9 @@ import torch
 from actsparse.core.corpus import default_cache_dir
 
 CSRC = Path(__file__).with_name("csrc")
-SOURCES = [
-    CSRC / "sparse_ffn.cpp",
-    CSRC / "sparse_ffn_avx2.cpp",
-    CSRC / "decode_engine.cpp",
-    CSRC / "llama_engine.cpp",
-    CSRC / "up_screen.cpp",
-]
+# Two translation units: extension.cpp includes the torch-facing files (sparse_ffn,
+# decode_engine, llama_engine, up_screen) so torch's headers are compiled once.
+SOURCES = [CSRC / "extension.cpp", CSRC / "sparse_ffn_avx2.cpp"]
 ISAS = {"portable": 0, "avx2": 1, "avx512": 2}  # the C++ side's actsparse::Isa codes
 BLOCK = 16
 DOWN_STRATEGIES = {"auto": 0, "tiles": 1, "rows": 2}

@@ -119,8 +119,6 @@ float activate(float x, int64_t kind, float shift, float beta) {
   }
 }
 
-}  // namespace
-
 // A layer's tensors arrive by name (a dict from Python); every name must be there and no
 // other, so a tensor can never land in the wrong slot.
 const std::vector<std::string> kLayerTensors = {
@@ -431,6 +429,8 @@ class DecodeEngineCpp {
   float thresh_ = 0.0f;
   std::vector<float> kcache_, vcache_;
 };
+
+}  // namespace
 
 void bind_decode_engine(pybind11::module& m) {
   pybind11::class_<DecodeEngineCpp>(m, "DecodeEngineCpp")

@@ -32,6 +32,9 @@
 
 #include "sparse_ffn.h"
 
+// Its own namespace: in the extension's one translation unit (extension.cpp) the decode
+// engine's helpers and path names sit beside these.
+namespace actsparse::llama {
 namespace {
 
 using actsparse::Isa;
@@ -108,8 +111,6 @@ class Arena {
 std::pair<int64_t, int64_t> share(int64_t n, int64_t parts, int64_t p) {
   return {n * p / parts, n * (p + 1) / parts};
 }
-
-}  // namespace
 
 class LlamaEngineCpp {
  public:
@@ -482,7 +483,11 @@ class LlamaEngineCpp {
   std::vector<int64_t> counts_;
 };
 
+}  // namespace
+}  // namespace actsparse::llama
+
 void bind_llama_engine(pybind11::module& m) {
+  using actsparse::llama::LlamaEngineCpp;
   pybind11::class_<LlamaEngineCpp>(m, "LlamaEngineCpp")
       .def(pybind11::init<std::vector<std::map<std::string, torch::Tensor>>, torch::Tensor,
                           torch::Tensor, torch::Tensor, int64_t, int64_t, double, double, int64_t,

@@ -26,10 +26,6 @@
 #include <immintrin.h>
 #endif
 
-void bind_decode_engine(pybind11::module& m);  // decode_engine.cpp
-void bind_up_screen(pybind11::module& m);      // up_screen.cpp
-void bind_llama_engine(pybind11::module& m);   // llama_engine.cpp
-
 namespace {
 
 constexpr int64_t kLanes = 16;       // floats per AVX-512 register
@@ -1035,7 +1031,7 @@ void check_block_sparse(const torch::Tensor& row_ptr, const torch::Tensor& block
                         const torch::Tensor& vals, const torch::Tensor& masks, int64_t F,
                         int64_t D) {
   check_block_layout(row_ptr, block_col, vals, masks, F, D);
-  const int64_t nnzb = block_col.numel(), nb = (D + kLanes - 1) / kLanes;
+  const int64_t nb = (D + kLanes - 1) / kLanes;
   const int64_t* rp = row_ptr.data_ptr<int64_t>();
   const int32_t* bc = block_col.data_ptr<int32_t>();
   const int64_t* mk = masks.numel() > 0 ? masks.data_ptr<int64_t>() : nullptr;
@@ -1084,22 +1080,3 @@ void block_rows_masked(const float* a, const int32_t* idx, int64_t k0, int64_t k
 #endif
 }
 }  // namespace actsparse
-
-PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.doc() = "actsparse sparse FFN kernels (fp32, CPU)";
-  m.def("sparse_down", &sparse_down, "column-skipping GEMV: Wt^T a + bias");
-  m.def("read_rows", &read_rows, "the read ceiling of row skipping: active rows summed, nothing written");
-  m.def("sparse_down_batch", &sparse_down_batch, "batch (<= 8) over the union of active rows");
-  m.def("block_sparse_down", &block_sparse_down, "1x16-block weights x sparse activations");
-  m.def("up_indexed", &up_indexed, "up projection restricted to an index set");
-  m.def("isa_supported", [](int64_t code) {
-    return code >= 0 && code <= 2 && actsparse::isa_supported(static_cast<Isa>(code));
-  }, "whether this CPU and build run the kernels' ISA code (0 portable, 1 avx2, 2 avx512)");
-  m.def("row_prefetch", &actsparse::row_prefetch,
-        "whether the AVX-512 row streaming prefetches rows ahead (per CPU vendor; ACTSPARSE_ROW_PREFETCH)");
-  m.def("check_block_sparse", &actsparse::check_block_sparse,
-        "every row of a block-sparse matrix checked: row_ptr, block_col, vals, masks");
-  bind_decode_engine(m);
-  bind_up_screen(m);
-  bind_llama_engine(m);
-}

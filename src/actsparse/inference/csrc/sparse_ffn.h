@@ -4,8 +4,9 @@
 
 // torch's tensor API and pybind11 with torch's tensor casters, not <torch/extension.h>: that
 // also parses torch's nn, optim, data and jit headers, 15-16 s more compiler time per file
-// (results/epyc_zen4/compile_cpu.tsv). Only kernel_core.h's kernels go without torch (the
-// AVX2 file includes nothing else).
+// (results/epyc_zen4/compile_cpu.tsv). Even so they cost 16-20 s a translation unit, so the
+// files that include this one are compiled as one unit (extension.cpp). Only kernel_core.h's
+// kernels go without torch (the AVX2 file includes nothing else).
 #include <torch/csrc/utils/pybind.h>
 #include <torch/types.h>
 
