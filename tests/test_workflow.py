@@ -19,13 +19,12 @@ from actsparse.core.code_digest import module_closure
 from actsparse.report.claims import VERDICTS
 from actsparse.report.compare import compare_runs
 from tests.slurm_cluster import ClusterUnavailable, local_slurm
-from tests.workflow_runs import BIN, IGNORE, REPO, planned_jobs, snakemake
+from tests.workflow_runs import BIN, planned_jobs, repo_copy, snakemake
 
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory) -> Path:
-    work = tmp_path_factory.mktemp("wf") / "actsparse"
-    shutil.copytree(REPO, work, ignore=IGNORE)
+    work = repo_copy(tmp_path_factory.mktemp("wf"))
     proc = snakemake(work, "--cores", "2", "--configfile", "config/smoke.yaml")
     assert proc.returncode == 0, proc.stderr[-4000:]
     return work
@@ -442,8 +441,7 @@ SLURM_TABLES = ["corpus", "train_dense", "dense_stats", "naive_gating", "hard_sw
 
 @pytest.mark.slow
 def test_smoke_workflow_runs_on_a_real_slurm_cluster(smoke_run, tmp_path):
-    work = tmp_path / "actsparse"
-    shutil.copytree(REPO, work, ignore=IGNORE)
+    work = repo_copy(tmp_path)
     try:
         cluster = local_slurm(tmp_path / "slurm")
         env = cluster.__enter__()

@@ -1,12 +1,10 @@
 """The pretrained stages on a second model family, in a run of their own: a file of its own,
 so that under xdist it runs beside the smoke run (tests/test_workflow.py), not after it."""
 
-import shutil
-
 import pandas as pd
 import pytest
 
-from tests.workflow_runs import IGNORE, REPO, snakemake
+from tests.workflow_runs import repo_copy, snakemake
 
 PRETRAINED_TABLES = [
     "quality",
@@ -28,8 +26,7 @@ def test_the_pretrained_stages_run_on_a_tiny_gpt2(tmp_path):
     """The GPT-2 family (GELU MLP, LayerNorm, learned positions) through every pretrained
     stage (Table 1, Table 4's pruning, Fig. 5 and 7 included): the smoke config with a tiny
     GPT-2 as the source, in a copy of its own."""
-    work = tmp_path / "actsparse"
-    shutil.copytree(REPO, work, ignore=IGNORE)
+    work = repo_copy(tmp_path)
     cfg = (work / "config/smoke.yaml").read_text()
     old = "source: {kind: tiny, family: llama}"
     assert old in cfg and "run_name: smoke\n" in cfg

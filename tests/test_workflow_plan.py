@@ -2,13 +2,12 @@
 repository itself, no job run (tests/test_workflow.py runs the smoke workflow)."""
 
 import re
-import shutil
 import subprocess
 import sys
 
 import pytest
 
-from tests.workflow_runs import BIN, IGNORE, REPO, planned_jobs, snakemake
+from tests.workflow_runs import BIN, REPO, planned_jobs, repo_copy, snakemake
 
 
 def test_cuda_config_asks_the_cluster_for_a_gpu_for_training_only():
@@ -59,8 +58,7 @@ def test_every_script_runs_standalone_and_says_how(script):
 
 
 def test_bad_config_stops_the_workflow_before_any_job(tmp_path):
-    work = tmp_path / "actsparse"
-    shutil.copytree(REPO, work, ignore=IGNORE)
+    work = repo_copy(tmp_path)
     (tmp_path / "bad.yaml").write_text("run_name: bad\ntrain_dense:\n  lr: -0.5\n")
     proc = snakemake(work, "--cores", "1", "--configfile", str(tmp_path / "bad.yaml"))
     assert proc.returncode != 0

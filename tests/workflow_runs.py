@@ -8,9 +8,17 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-IGNORE = shutil.ignore_patterns(
+_IGNORE = shutil.ignore_patterns(
     ".venv", ".git", "results", "logs", "benchmarks", ".snakemake", "__pycache__", ".*_cache"
 )
+
+
+def repo_copy(parent: Path) -> Path:
+    """A copy of the repository at parent/actsparse, without its environment, git, results
+    or caches: a workflow run there touches nothing of the checkout."""
+    work = parent / "actsparse"
+    shutil.copytree(REPO, work, ignore=_IGNORE)
+    return work
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
