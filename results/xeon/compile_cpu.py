@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch.utils.cpp_extension as ce
 
+from actsparse.inference import kernels as K
+
 REPO = Path(__file__).resolve().parents[2]
 CSRC = "src/actsparse/inference/csrc"
 BEFORE = "d6744eb"
@@ -74,9 +76,8 @@ def main() -> None:
                 rows.append((label, unit, s))
                 print(f"{label}\t{unit}\t{s:.2f}", file=sys.stderr)
     out = Path(__file__).with_name("compile_cpu.tsv")
-    cpu = open("/proc/cpuinfo").read().split("model name")[1].split("\n")[0].strip(": \t")
     with out.open("w") as f:
-        f.write(f"# {HEADER} CPU: {cpu}.\nbuild\tunit\tuser_cpu_s\n")
+        f.write(f"# {HEADER} CPU: {K.cpu_model()}.\nbuild\tunit\tuser_cpu_s\n")
         for label, unit, s in rows:
             f.write(f"{label}\t{unit}\t{s:.2f}\n")
         for label in UNITS:

@@ -2,10 +2,11 @@
 //
 // The torch-facing files are compiled together, as one unit, because torch's and pybind11's
 // headers (sparse_ffn.h) take 16-20 s of compiler time in every unit that includes them:
-// more than all of our own code. As four units a build cost 78 s of CPU; as one, 28 s
-// (results/xeon/compile_cpu.tsv). Every build pays that: a user's first run, each CI run
-// (three builds: the default, the sanitized and the portable-only one), and each edit of
-// a kernel. The AVX2 file includes no torch header and stays a unit of its own.
+// more than all of our own code. As four units a build cost over twice the compiler CPU
+// it costs as one (results/xeon/compile_cpu.tsv). Every build pays that: a user's first
+// run, each CI run (three builds: the default, the sanitized and the portable-only one),
+// and each edit of a kernel. The AVX2 file includes no torch header and stays a unit of
+// its own.
 //
 // So the files below are not compiled alone: names private to one of them (an anonymous
 // namespace) must not collide with another's, or this unit does not compile.
