@@ -18,7 +18,7 @@ rows = claims_rows(claims, tables)
 decode_ids = {
     c["id"]
     for c in claims
-    if "pretrained_decode" in str(c.get("pretrained")) or "pretrained_decode" in str(c.get("ours"))
+    if c.get("pretrained", {}).get("ours", {}).get("table") == "pretrained_decode"
 }
 lines = [
     "# The decode claims on run `decode_sweep`",
